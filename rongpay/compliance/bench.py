@@ -1,0 +1,288 @@
+"""Benchmarks of the compliance engines, each beside a naive baseline in the same run.
+
+`bench_screen`: a generated list (names from several naming cultures, aliases in other
+scripts), queries that are variants of listed names (typos, reordering, initials, dropped
+middle names) or unlisted names; the blocking index against a full scan of every name.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from rongpay.compliance.sanctions import ListEntry, SanctionsList
+from rongpay.compliance.screening import Query, Screener, naive_screen
+
+FIRST = [
+    "james",
+    "john",
+    "robert",
+    "michael",
+    "william",
+    "david",
+    "richard",
+    "joseph",
+    "thomas",
+    "charles",
+    "maria",
+    "elena",
+    "anna",
+    "olga",
+    "irina",
+    "natalia",
+    "svetlana",
+    "tatiana",
+    "ivan",
+    "sergei",
+    "dmitri",
+    "alexei",
+    "vladimir",
+    "nikolai",
+    "andrei",
+    "mohammed",
+    "ahmed",
+    "ali",
+    "hassan",
+    "hussein",
+    "omar",
+    "khalid",
+    "youssef",
+    "ibrahim",
+    "abdullah",
+    "fatima",
+    "aisha",
+    "wei",
+    "fang",
+    "min",
+    "jing",
+    "li",
+    "hua",
+    "jun",
+    "ming",
+    "lei",
+    "yan",
+    "hong",
+    "xiaoming",
+    "jianguo",
+    "zhiwei",
+    "lan",
+    "jose",
+    "carlos",
+    "luis",
+    "juan",
+    "miguel",
+    "pedro",
+    "ana",
+    "lucia",
+    "carmen",
+    "sofia",
+    "hans",
+    "peter",
+    "klaus",
+    "anke",
+    "hiroshi",
+    "kenji",
+    "yuki",
+    "aiko",
+    "raj",
+    "sanjay",
+    "priya",
+    "anil",
+    "kwame",
+    "amara",
+    "chinedu",
+    "ngozi",
+]
+SURNAME_PARTS = [
+    "ab",
+    "al",
+    "an",
+    "ar",
+    "ba",
+    "be",
+    "bo",
+    "ch",
+    "da",
+    "de",
+    "di",
+    "do",
+    "el",
+    "fa",
+    "fe",
+    "ga",
+    "go",
+    "ha",
+    "he",
+    "ho",
+    "ib",
+    "ka",
+    "ke",
+    "ki",
+    "ko",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "ma",
+    "me",
+    "mi",
+    "mo",
+    "na",
+    "ne",
+    "ni",
+    "no",
+    "or",
+    "pa",
+    "pe",
+    "po",
+    "ra",
+    "re",
+    "ri",
+    "ro",
+    "sa",
+    "se",
+    "si",
+    "so",
+    "ta",
+    "te",
+    "ti",
+    "to",
+    "va",
+    "ve",
+    "vi",
+    "vo",
+    "wa",
+    "ya",
+    "yo",
+    "za",
+    "ze",
+    "zh",
+]
+ENDINGS = [
+    "ov",
+    "ova",
+    "ev",
+    "enko",
+    "son",
+    "sen",
+    "ez",
+    "es",
+    "ini",
+    "elli",
+    "ski",
+    "ska",
+    "ian",
+    "yan",
+    "wang",
+    "zhang",
+    "li",
+    "chen",
+    "is",
+]
+
+
+def _surname(rng: random.Random) -> str:
+    parts = rng.randint(2, 3)
+    stem = "".join(rng.choice(SURNAME_PARTS) for _ in range(parts))
+    return stem + (rng.choice(ENDINGS) if rng.random() < 0.5 else "")
+
+
+def generate_list(entries: int, seed: int) -> SanctionsList:
+    rng = random.Random(seed)
+    out = []
+    for i in range(entries):
+        first = rng.choice(FIRST)
+        middle = rng.choice(FIRST) if rng.random() < 0.3 else ""
+        last = _surname(rng)
+        caption = " ".join(p for p in (first, middle, last) if p).title()
+        aliases = (f"{last} {first}".title(),) if rng.random() < 0.3 else ()
+        dob = f"{rng.randint(1940, 2000)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        out.append(ListEntry(f"gen-{i}", "Person", caption, aliases, (dob,), ("xx",), (), "bench"))
+    return SanctionsList("<generated>", tuple(out))
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1 :] if rng.random() < 0.5 else word[:i] + "x" + word[i:]
+
+
+def _variant(caption: str, rng: random.Random) -> str:
+    tokens = caption.split()
+    kind = rng.randrange(5)
+    if kind == 0:
+        tokens[-1] = _typo(tokens[-1], rng)
+    elif kind == 1:
+        tokens.reverse()
+    elif kind == 2 and len(tokens) > 2:
+        tokens.pop(1)
+    elif kind == 3:
+        tokens[0] = tokens[0][0] + "."
+    return " ".join(tokens).upper() if rng.random() < 0.3 else " ".join(tokens)
+
+
+def generate_queries(sanctions: SanctionsList, names: int, seed: int) -> list[tuple[str, str]]:
+    """(name, listed id or '') pairs: half variants of listed names, half unlisted names."""
+    rng = random.Random(seed + 1)
+    out = []
+    for _ in range(names):
+        if rng.random() < 0.5:
+            entry = rng.choice(sanctions.entries)
+            out.append((_variant(entry.caption, rng), entry.id))
+        else:
+            out.append((f"{rng.choice(FIRST)} {_surname(rng)}x".title(), ""))
+    return out
+
+
+def bench_screen(
+    *,
+    entries: int,
+    names: int,
+    baseline_names: int,
+    seed: int,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, object]:
+    progress(f"generating a {entries}-entry list and {names} names (seed {seed})")
+    sanctions = generate_list(entries, seed)
+    queries = generate_queries(sanctions, names, seed)
+    t0 = time.perf_counter()
+    screener = Screener(sanctions)
+    build_s = time.perf_counter() - t0
+    progress(f"index built in {build_s:.1f} s; screening")
+    found = listed = 0
+    t0 = time.perf_counter()
+    for name, listed_id in queries:
+        matches = screener.screen(Query(name))
+        if listed_id:
+            listed += 1
+            found += any(m.entry.id == listed_id and m.is_match for m in matches)
+    index_s = time.perf_counter() - t0
+    progress(f"naive full scan of {baseline_names} names")
+    agree = 0
+    t0 = time.perf_counter()
+    for name, _ in queries[:baseline_names]:
+        naive = naive_screen(sanctions, Query(name), limit=1)
+        fast = screener.screen(Query(name), limit=1)
+        # Ties between equally good entries may pick different ids: compare best scores.
+        naive_best = naive[0][0] if naive else None
+        fast_best = fast[0].score if fast else None
+        agree += naive_best == fast_best or (
+            naive_best is not None and fast_best is not None and abs(naive_best - fast_best) < 1e-3
+        )
+    naive_s = time.perf_counter() - t0
+    rate = names / index_s
+    naive_rate = baseline_names / naive_s
+    return {
+        "entries": entries,
+        "names": names,
+        "index_build_s": round(build_s, 2),
+        "names_per_s": round(rate, 1),
+        "baseline_names": baseline_names,
+        "baseline_names_per_s": round(naive_rate, 2),
+        "ratio": round(rate / naive_rate, 1),
+        "listed_variant_recall": round(found / max(1, listed), 4),
+        "top1_agreement_with_full_scan": round(agree / baseline_names, 4),
+        "seed": seed,
+    }

@@ -1,0 +1,218 @@
+"""Name normalisation for screening: one comparable form for a name in any script.
+
+A name on a sanctions list and a name typed at onboarding rarely agree letter for letter:
+case, accents, scripts (Cyrillic, Arabic, Chinese), token order, particles ("bin", "al-"),
+legal forms ("LLC", "OOO"). `name_forms` turns a name into one or more `NameForm`s (lower-case
+ASCII tokens plus a consonant skeleton of each token) so that the scorer in `screening` only
+has to compare tokens. Chinese characters go through pinyin (surname, then the given name as
+one word: 习近平 -> "xi jinping", the usual Latin spelling) and a fully split variant.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from anyascii import anyascii
+
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CLASS}]")
+_CJK_RUNS = re.compile(f"[{_CJK_CLASS}]+|[^{_CJK_CLASS}]+")
+_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+# Two-character Chinese surnames: the given name starts after them.
+COMPOUND_SURNAMES = frozenset(
+    [
+        "欧阳",
+        "司马",
+        "诸葛",
+        "上官",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "令狐",
+        "澹台",
+        "轩辕",
+        "呼延",
+        "端木",
+    ]
+)
+# Particles that carry no identity: dropped on both sides, so "bin" present or absent agrees.
+PARTICLES = frozenset(["al", "el", "bin", "ibn", "bint", "bn", "ben", "binti"])
+# Legal forms of organisations, dropped for every schema other than Person.
+LEGAL_FORMS = frozenset(
+    [
+        "llc",
+        "ltd",
+        "limited",
+        "inc",
+        "incorporated",
+        "co",
+        "corp",
+        "corporation",
+        "company",
+        "ooo",
+        "oao",
+        "zao",
+        "ao",
+        "pao",
+        "jsc",
+        "pjsc",
+        "ojsc",
+        "cjsc",
+        "gmbh",
+        "ag",
+        "sa",
+        "plc",
+        "llp",
+        "lp",
+        "bv",
+        "nv",
+        "srl",
+        "spa",
+        "fze",
+        "fzco",
+        "fzc",
+        "the",
+        "of",
+        "and",
+    ]
+)
+# Letter groups that sound alike across transliterations (Aleksandr/Alexander, Mikhail/Michael).
+_SKELETON_REWRITES = (
+    ("ph", "f"),
+    ("ck", "k"),
+    ("kh", "h"),
+    ("ch", "h"),
+    ("sh", "s"),
+    ("zh", "j"),
+    ("dzh", "j"),
+    ("x", "ks"),
+    ("q", "k"),
+    ("c", "k"),
+    ("z", "s"),
+    ("v", "f"),
+    ("w", "f"),
+)
+_VOWELS = frozenset("aeiouy")
+MAX_TOKENS = 12  # a name with more tokens is cut: no real name needs more
+
+
+@dataclass(frozen=True, slots=True)
+class NameForm:
+    """A name as comparable tokens; `skeletons[i]` is the consonant skeleton of `tokens[i]`."""
+
+    tokens: tuple[str, ...]
+    skeletons: tuple[str, ...]
+    syllabic: bool = False  # Chinese split into syllables: a missing syllable is a different name
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+@lru_cache(maxsize=65_536)
+def skeleton(token: str) -> str:
+    """Consonant skeleton: vowels dropped, similar sounds merged, doubles collapsed.
+
+    Arabic written in Latin letters without vowels ("mhmd") and with them ("Mohammed",
+    "Muhammad") share the skeleton "mhmd".
+    """
+    if token.isdigit():
+        return token
+    s = token
+    for old, new in _SKELETON_REWRITES:
+        s = s.replace(old, new)
+    out: list[str] = []
+    for ch in s:
+        if ch in _VOWELS or (ch == "h" and out and out[-1] in "kgstdf"):
+            continue
+        if out and out[-1] == ch:
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def _pinyin_words(chars: str) -> list[list[str]]:
+    """Chinese name -> [[surname, given-as-one-word], [each syllable]] in pinyin."""
+    from pypinyin import lazy_pinyin
+
+    syllables = [s for s in lazy_pinyin(chars) if s.isalpha()]
+    if not syllables:
+        return []
+    split = 2 if chars[:2] in COMPOUND_SURNAMES else 1
+    grouped = ["".join(syllables[:split]), "".join(syllables[split:])]
+    grouped = [g for g in grouped if g]
+    variants = [grouped]
+    if syllables != grouped:
+        variants.append(syllables)
+    return variants
+
+
+def _ascii_tokens(text: str, *, arabic: bool) -> list[str]:
+    ascii_text = anyascii(_CAMEL.sub(" ", text)) if not text.isascii() else text
+    ascii_text = _CAMEL.sub(" ", ascii_text).replace("'", "").replace("`", "")
+    tokens = _NON_ALNUM.sub(" ", ascii_text.lower()).split()
+    if arabic:
+        # The article ال comes out glued on as a leading "l" ("l'sd" for al-Asad).
+        tokens = [t[1:] if t.startswith("l") and len(t) >= 3 else t for t in tokens]
+    return tokens
+
+
+def _clean(tokens: list[str], *, person: bool) -> tuple[str, ...]:
+    drop = PARTICLES if person else PARTICLES | LEGAL_FORMS
+    kept = [t for t in tokens if t not in drop]
+    return tuple((kept or tokens)[:MAX_TOKENS])
+
+
+def _form(tokens: tuple[str, ...], syllabic: bool = False) -> NameForm:
+    return NameForm(tokens, tuple(skeleton(t) for t in tokens), syllabic)
+
+
+@lru_cache(maxsize=16_384)
+def name_forms(name: str, person: bool = True) -> tuple[NameForm, ...]:
+    """Every comparable form of NAME (usually one; Chinese names give two). Empty if no letters."""
+    text = unicodedata.normalize("NFKC", name).strip()
+    if not text:
+        return ()
+    if _CJK.search(text):
+        return _cjk_forms(text, person=person)
+    tokens = _clean(_ascii_tokens(text, arabic=bool(_ARABIC.search(text))), person=person)
+    return (_form(tokens),) if tokens else ()
+
+
+def _cjk_forms(text: str, *, person: bool) -> tuple[NameForm, ...]:
+    forms: list[NameForm] = []
+    for n, part_variants in enumerate(_cjk_parts(text)):
+        tokens = _clean(part_variants, person=person)
+        if tokens:
+            forms.append(_form(tokens, syllabic=n > 0))
+    return tuple(dict.fromkeys(forms))
+
+
+def _cjk_parts(text: str) -> list[list[str]]:
+    """Split TEXT into Chinese runs (pinyin) and other runs (anyascii), in both pinyin shapes."""
+    runs = _CJK_RUNS.findall(text)
+    grouped: list[str] = []
+    split: list[str] = []
+    for run in runs:
+        if _CJK.match(run):
+            variants = _pinyin_words(run)
+            if variants:
+                grouped += variants[0]
+                split += variants[-1]
+        else:
+            other = _ascii_tokens(run, arabic=False)
+            grouped += other
+            split += other
+    return [grouped, split] if grouped != split else [grouped]
