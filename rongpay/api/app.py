@@ -1,0 +1,117 @@
+"""The ASGI application: the JSON API under /v1, /healthz, /openapi.json, the back office.
+
+`create_app(db_url, admin_key)` is what `rongpay serve` runs and what the tests drive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import Secret
+from starlette.responses import Response
+
+from rongpay import __version__
+from rongpay.api import errors, ledger, render, schemas
+from rongpay.api.deps import Runtime, runtime
+from rongpay.store import engine as store_engine
+from rongpay.web import routes as web_routes
+
+log = logging.getLogger("rongpay.api")
+
+ADMIN_KEY_ENV = "RONGPAY_ADMIN_KEY"
+
+
+def generate_admin_key() -> str:
+    return "rk_admin_" + secrets.token_urlsafe(24)
+
+
+def admin_key_from(explicit: str | None) -> str | None:
+    return explicit or os.environ.get(ADMIN_KEY_ENV) or None
+
+
+def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastAPI:
+    """The whole HTTP service on DB_URL (default $RONGPAY_DB, then ./rongpay.db).
+
+    The admin key is ADMIN_KEY, else $RONGPAY_ADMIN_KEY; with neither, a random key nobody
+    knows locks /v1 (`rongpay serve` generates and prints one instead).
+    """
+    url = store_engine.database_url(db_url)
+    key = admin_key_from(admin_key)
+    if key is None:
+        log.warning("%s is not set: the admin API is locked", ADMIN_KEY_ENV)
+        key = generate_admin_key()
+    rt = Runtime(url, Secret(key))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            rt.engine()  # migrate on start; a database that is down now is retried later
+        except errors.ApiError:
+            log.warning("database unavailable at start-up; will retry on each request")
+        yield
+        rt.dispose()
+
+    app = FastAPI(
+        title="rongpay",
+        version=__version__,
+        description="Payment platform HTTP API. Errors: "
+        '`{"error": {"type", "code", "message", "param"}}`.',
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    errors.install(app)
+    app.add_api_route(
+        "/healthz", healthz, methods=["GET"], tags=["service"], summary="Liveness and database",
+        response_model=schemas.Health, responses=schemas.errors(503),
+    )  # fmt: skip
+    app.include_router(ledger.router)
+    app.include_router(web_routes.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def healthz(rt: Annotated[Runtime, Depends(runtime)]) -> Response:
+    """200 when the database answers a query, 503 `service_unavailable` when it does not."""
+    try:
+        with rt.engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise errors.service_unavailable() from exc
+    return render.json_response({"status": "ok", "database": rt.dialect})
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with our 400s in place of its 422s and the batch request models."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                       routes=app.routes)  # fmt: skip
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in schemas.REQUEST_MODELS:
+        js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(js.pop("$defs", {}))
+        components[model.__name__] = js
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for path in spec.get("paths", {}).values():
+        for op in path.values():
+            responses = op.get("responses", {})
+            if responses.pop("422", None) is not None and "400" not in responses:
+                responses["400"] = {
+                    "description": "parameter_invalid",
+                    "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/ErrorResponse"}}},
+                }  # fmt: skip
+    app.openapi_schema = spec
+    return spec

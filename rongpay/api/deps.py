@@ -1,0 +1,112 @@
+"""What every request needs: the database engine, the admin check, the JSON body.
+
+The engine is opened (and migrated) at start-up; if the database is down then, it is
+opened again on the next request, and until it answers requests get a 503, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import Secret
+
+from rongpay.api.errors import AUTHENTICATION, MAX_BODY_BYTES, ApiError, service_unavailable
+from rongpay.store import engine as store_engine
+from rongpay.web.auth import key_matches, presented_key
+
+
+class Runtime:
+    """Per-app settings: the database URL, the admin key (masked), the engine once open."""
+
+    def __init__(self, url: str, admin_key: Secret) -> None:
+        self.url = url
+        self.admin_key = admin_key
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def engine(self) -> Engine:
+        if self._engine is not None:
+            return self._engine
+        with self._lock:
+            if self._engine is None:
+                try:
+                    self._engine = store_engine.create(self.url)
+                except DBAPIError as exc:
+                    raise service_unavailable() from exc
+            return self._engine
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql" if self.url.startswith("postgresql") else "sqlite"
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def get_engine(request: Request) -> Engine:
+    return runtime(request).engine()
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+# Declared for /openapi.json (the security scheme); the check itself is require_admin.
+bearer_scheme = HTTPBearer(auto_error=False, description="the admin key: RONGPAY_ADMIN_KEY")
+
+
+def require_admin(
+    request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
+) -> None:
+    given = presented_key(request.headers.get("authorization"))
+    if given is None:
+        raise ApiError(
+            401, "authentication_required",
+            "Send the admin key as `Authorization: Bearer <key>` (see `rongpay demo`).",
+            type_=AUTHENTICATION, headers={"WWW-Authenticate": 'Bearer realm="rongpay"'},
+        )  # fmt: skip
+    if not key_matches(given, runtime(request).admin_key):
+        raise ApiError(
+            401, "invalid_api_key", "The API key given is not valid.",
+            type_=AUTHENTICATION, headers={"WWW-Authenticate": 'Bearer realm="rongpay"'},
+        )  # fmt: skip
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+async def read_body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(
+                413, "payload_too_large", f"The request body is over {MAX_BODY_BYTES} bytes."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request) -> Any:
+    """The request body as JSON, whatever the Content-Type (curl -d sends a form type)."""
+    body = await read_body(request)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # orjson refuses integers over 64 bits, which are valid JSON
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
