@@ -56,9 +56,10 @@ def card_testing(rng: random.Random, world: World, clock: DayClock, day: int, pu
     merchant = pick_merchant(rng, world, ("5816", "4814"))
     night = rng.random() < 0.6
     ts = clock.at(day, rng.uniform(0, 6 * 3600) if night else rng.uniform(6 * 3600, 86000))
-    for _ in range(rng.randint(6, 40)):
-        ts += rng.randint(4, 120)
-        amount = to_minor(rng.uniform(0.5, 6.0), merchant.currency)
+    slow = rng.random() < 0.4  # patient testers spread a few tries over hours
+    for _ in range(rng.randint(2, 6) if slow else rng.randint(5, 40)):
+        ts += rng.randint(600, 5400) if slow else rng.randint(4, 240)
+        amount = to_minor(rng.uniform(0.5, 30.0), merchant.currency)
         put((ts, "payment", amount, merchant.currency, victim.id, merchant.id, victim.country,
              merchant.country, "card", device, ip, merchant.mcc, "card_testing", None,
              None))  # fmt: skip
@@ -74,13 +75,15 @@ def account_takeover(rng: random.Random, world: World, clock: DayClock, day: int
                      mules: list[Customer]) -> None:  # fmt: skip
     victim = pick_victim(rng, world, day)
     device, ip, _country = attacker(rng, 0.4)
+    if rng.random() < 0.35:  # remote-access malware: the victim's own phone and network
+        device, ip = victim.devices[0], victim.ips[0]
     ts = clock.at(day, rng.uniform(0, 86000))
     takers = rng.sample(mules, k=min(len(mules), rng.randint(1, 3)))
     received: dict[str, int] = {}
     for _ in range(rng.randint(2, 5)):
         mule = rng.choice(takers)
         ts += rng.randint(60, 1200)
-        amount = to_minor(rng.uniform(2_000, 20_000), "CNY")
+        amount = to_minor(rng.uniform(800, 20_000), "CNY")
         received[mule.id] = received.get(mule.id, 0) + amount
         channel = rng.choice(("wallet", "bank"))
         put((ts, "transfer", amount, "CNY", victim.id, mule.id, victim.country, mule.country,
@@ -97,24 +100,30 @@ def stolen_card(rng: random.Random, world: World, clock: DayClock, day: int, put
     victim = pick_victim(rng, world, day)
     abroad = rng.random() < 0.75
     device, ip, _country = attacker(rng, 1.0 if abroad else 0.0)
+    cloned = rng.random() < 0.4  # a skimmed card used at a terminal: no device, no IP
+    dev, addr = (None, None) if cloned else (device, ip)
     ts = clock.at(day, rng.uniform(0, 86000))
     for _ in range(rng.randint(2, 6)):
         shop = pick_merchant(rng, world, RISKY_MCCS[1:4], foreign=abroad)
         ts += rng.randint(300, 5400)
         amount = to_minor(rng.uniform(1_500, 15_000), shop.currency)
         put((ts, "payment", amount, shop.currency, victim.id, shop.id, victim.country,
-             shop.country, "card", device, ip, shop.mcc, "stolen_card", None, None))  # fmt: skip
+             shop.country, "pos" if cloned else "card", dev, addr, shop.mcc, "stolen_card", None,
+             None))  # fmt: skip
 
 
 def synthetic_ring(rng: random.Random, world: World, clock: DayClock, day: int, put: Put,
                    days: int) -> None:  # fmt: skip
     farm = [new_id(rng, "dev") for _ in range(rng.randint(1, 2))]
     ip = random_ip(rng, "CN")
+    careful = rng.random() < 0.5  # a ring that buys a fresh phone and SIM per identity
     for _ in range(rng.randint(3, 8)):
         account = new_id(rng, "acct")
         when = min(days - 1, day + rng.randint(0, 2))
         ts = clock.at(when, rng.uniform(8 * 3600, 22 * 3600))
-        device = rng.choice(farm)
+        device = new_id(rng, "dev") if careful else rng.choice(farm)
+        if careful:
+            ip = random_ip(rng, "CN")
         put((ts, "topup", to_minor(rng.uniform(3_000, 20_000), "CNY"), "CNY", account, account,
              "CN", "CN", "bank", device, ip, None, "synthetic_identity", None, None))  # fmt: skip
         for _ in range(rng.randint(1, 3)):

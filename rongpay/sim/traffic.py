@@ -23,6 +23,7 @@ FIELDS = (
 Event = tuple[int, str, int, str, str, str, str, str, str, str | None, str | None, str | None,
               str | None, str | None, str | None]  # fmt: skip
 LOCAL_OFFSET_S = 8 * 3600  # customers live on UTC+8; a "day" is a local day
+RISKY_SHOPPING = ("5732", "5944")
 PAY_CHANNELS = ("card", "wallet", "qr", "nfc", "pos")
 PAY_CHANNEL_WEIGHTS = (30, 30, 25, 10, 5)
 MAX_EVENTS_PER_CUSTOMER_DAY = 40
@@ -70,7 +71,7 @@ class HonestTraffic:
             if cust.new_device_day is not None:
                 cust.devices.append(f"dev_{rng.getrandbits(40):010x}")
             if cust.trip is not None:
-                cust.ips.append(random_ip(rng, cust.trip[2]))
+                cust.trip_ip = random_ip(rng, cust.trip[2])
 
     def day(self, d: int, weekday: int, emit: Callable[[Event], None]) -> None:
         rng, customers = self.rng, self.world.customers
@@ -79,7 +80,7 @@ class HonestTraffic:
             if d < cust.start_day or d >= cust.active_until:
                 continue
             if d == cust.start_day and cust.start_day > 0:
-                self.topup(cust, d, rng.lognormvariate(7.0, 0.7), emit)
+                self.welcome(cust, d, emit)
             for _ in range(poisson(rng, cust.rate_per_day * boost)):
                 self.one(cust, d, emit)
             if cust.commuter and weekday < 5:
@@ -107,6 +108,9 @@ class HonestTraffic:
     def payment(self, cust: Customer, d: int, emit: Callable[[Event], None]) -> None:
         rng, world = self.rng, self.world
         abroad = self.on_trip(cust, d)
+        if abroad and rng.random() < 0.12:
+            self.shop_abroad(cust, d, abroad, emit)
+            return
         if abroad and world.by_country.get(abroad):
             midx = rng.choice(world.by_country[abroad])
         elif rng.random() < 0.85:
@@ -118,10 +122,13 @@ class HonestTraffic:
         if rng.random() < 0.004:  # an honest big purchase: a phone, a ring, a sofa
             amount = rng.uniform(3_000, 30_000)
         ts = self.clock.at(d, habit_second(rng, cust) + rng.random() * 3600)
+        device: str | None
+        ip: str | None
         device, ip = device_and_ip(rng, cust, d)
-        if abroad:
-            ip = cust.ips[-1]
         channel = rng.choices(PAY_CHANNELS, PAY_CHANNEL_WEIGHTS)[0]
+        if abroad:
+            device, ip = (None, None) if rng.random() < 0.4 else (device, cust.trip_ip)
+            channel = "pos" if device is None else "card"
         minor = to_minor(amount, merchant.currency)
         emit((ts, "payment", minor, merchant.currency, cust.id, merchant.id, cust.country,
               merchant.country, channel, device, ip, merchant.mcc, None, None, None))  # fmt: skip
@@ -132,6 +139,34 @@ class HonestTraffic:
                               None, None, merchant.mcc, None, None, None))  # fmt: skip
         if merchant.mcc == "5812" and amount > 200 and rng.random() < 0.25:
             self.split_bill(cust, ts, amount, emit)
+
+    def shop_abroad(self, cust: Customer, d: int, country: str,
+                    emit: Callable[[Event], None]) -> None:  # fmt: skip
+        """A tourist's big buy: electronics or jewellery abroad, often at a terminal."""
+        rng, world = self.rng, self.world
+        pool = [i for m in RISKY_SHOPPING for i in world.by_mcc.get(m, ())
+                if world.merchants[i].country != "CN"]  # fmt: skip
+        if not pool:
+            return
+        shop = world.merchants[rng.choice(pool)]
+        ts = self.clock.at(d, rng.uniform(10 * 3600, 21 * 3600))
+        device, ip = (None, None) if rng.random() < 0.4 else (cust.devices[0], cust.trip_ip)
+        channel = "pos" if device is None else "card"
+        emit((ts, "payment", to_minor(rng.uniform(1_500, 8_000), shop.currency), shop.currency,
+              cust.id, shop.id, cust.country, shop.country, channel, device, ip, shop.mcc, None,
+              None, None))  # fmt: skip
+
+    def welcome(self, cust: Customer, d: int, emit: Callable[[Event], None]) -> None:
+        """A new customer's first day: a top-up, and sometimes a new phone straight away."""
+        rng = self.rng
+        self.topup(cust, d, rng.lognormvariate(7.5, 0.7), emit)
+        if rng.random() < 0.2:
+            pool = self.world.by_mcc.get("5732") or [0]
+            shop = self.world.merchants[rng.choice(pool)]
+            ts = self.clock.at(d, 22 * 3600 + rng.random() * 3000)
+            emit((ts, "payment", to_minor(rng.uniform(2_000, 8_000), shop.currency),
+                  shop.currency, cust.id, shop.id, cust.country, shop.country, "wallet",
+                  cust.devices[0], cust.ips[0], shop.mcc, None, None, None))  # fmt: skip
 
     def split_bill(self, payer: Customer, ts: int, amount: float,
                    emit: Callable[[Event], None]) -> None:  # fmt: skip
@@ -155,6 +190,9 @@ class HonestTraffic:
         ts = self.clock.at(d, habit_second(rng, cust) + rng.random() * 3600)
         device, ip = device_and_ip(rng, cust, d)
         amount = rng.lognormvariate(5.0, 1.0)
+        if rng.random() < 0.015:  # a second-hand car, a deposit: big, to someone new, honest
+            friend = rng.choice(self.world.customers)
+            amount = rng.uniform(2_000, 50_000)
         emit((ts, "transfer", to_minor(amount, "CNY"), "CNY", cust.id, friend.id, cust.country,
               friend.country, "wallet", device, ip, None, None, None,
                   None))  # fmt: skip

@@ -183,6 +183,7 @@ class Customer:
     remits_to: str | None = None
     remit_payee: str = ""
     trip: tuple[int, int, str] | None = None
+    trip_ip: str = ""
     new_device_day: int | None = None
 
 
