@@ -19,5 +19,5 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         "--db",
         metavar="URL",
         default=None,
-        help="database URL (sqlite:///path or postgresql://...); default $RONGPAY_DB or ./rongpay.db",
+        help="sqlite:///PATH or postgresql://...; default $RONGPAY_DB, else ./rongpay.db",
     )

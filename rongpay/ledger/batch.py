@@ -16,7 +16,6 @@ from rongpay.ledger.types import (
     A_HISTORY,
     MAX_AMOUNT,
     NS,
-    T_LINKED,
     T_PENDING,
     T_POST,
     T_VOID,
@@ -28,9 +27,11 @@ from rongpay.ledger.types import (
 )
 
 R = CreateTransferResult
-# Account state slots: [ledger, flags, debits_pending, debits_posted, credits_pending, credits_posted]
+# Account state: [ledger, flags, debits_pending, debits_posted, credits_pending, credits_posted]
 DP, DPO, CP, CPO = 2, 3, 4, 5
 DEFAULT_TRANSFER_CODE = "transfer"
+# id, debit, credit, amount, ledger, code, flags, pending_id, timeout, user_data, timestamp
+TransferRow = tuple[str, str, str, int, str, str, int, str | None, int, str | None, int]
 
 
 @dataclass(slots=True)
@@ -55,7 +56,7 @@ class BatchState:
 class BatchWrites:
     """What the caller must write, in the same transaction, when the batch commits."""
 
-    transfers: list[Transfer] = field(default_factory=list)
+    transfers: list[TransferRow] = field(default_factory=list)  # in store.TRANSFER_COLS order
     new_pending: list[Pending] = field(default_factory=list)
     touched_accounts: set[str] = field(default_factory=set)
     history: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
@@ -71,6 +72,10 @@ class _Chain:
     new_pending: int = 0
     history: int = 0
 
+    def remember(self, *accounts: list[object]) -> None:
+        for a in accounts:
+            self.balances.append((a, a[DP], a[DPO], a[CP], a[CPO]))  # type: ignore[arg-type]
+
 
 def same_transfer(given: Transfer, stored: Transfer) -> bool:
     """Whether a replayed transfer asks for exactly what was stored (None = not given)."""
@@ -79,11 +84,16 @@ def same_transfer(given: Transfer, stored: Transfer) -> bool:
     if given.timeout != stored.timeout or given.user_data != stored.user_data:
         return False
     two_phase = given.flags & (T_POST | T_VOID)
+    code = given.code if two_phase else given.code or DEFAULT_TRANSFER_CODE
+    if code != stored.code and code is not None:
+        return False
+    # An omitted ledger means "the accounts' ledger"; on post/void, omitted accounts mean
+    # "the pending transfer's".
+    if given.ledger != stored.ledger and given.ledger is not None:
+        return False
     for mine, theirs in (
         (given.debit_account_id, stored.debit_account_id),
         (given.credit_account_id, stored.credit_account_id),
-        (given.ledger, stored.ledger),
-        (given.code, stored.code),
     ):
         if mine != theirs and not (two_phase and mine is None):
             return False
@@ -118,6 +128,13 @@ def apply_transfers(
     """
     results: list[R] = [R.ok] * len(items)
     for start, end in chains([linked for _, _, linked in items]):
+        if end - start == 1 and not items[start][2]:
+            # A lone event mutates nothing unless it succeeds: no undo log needed.
+            transfer, shape_result, _ = items[start]
+            if transfer is not None:
+                shape_result = _apply_one(transfer, state, writes, None, clock)
+            results[start] = shape_result
+            continue
         chain = _Chain()
         failed_at = -1
         for i in range(start, end):
@@ -144,9 +161,9 @@ def apply_transfers(
 def resolved_pending(writes: BatchWrites, state: BatchState) -> dict[str, PendingState]:
     """The final state of every pending transfer this batch posted or voided."""
     return {
-        t.pending_id: state.pending[t.pending_id].state
-        for t in writes.transfers
-        if t.flags & (T_POST | T_VOID) and t.pending_id is not None
+        row[7]: state.pending[row[7]].state
+        for row in writes.transfers
+        if row[6] & (T_POST | T_VOID) and row[7] is not None
     }
 
 
@@ -164,7 +181,7 @@ def _undo(chain: _Chain, state: BatchState, writes: BatchWrites) -> None:
 
 
 def _apply_one(
-    t: Transfer, state: BatchState, writes: BatchWrites, chain: _Chain, clock: list[int]
+    t: Transfer, state: BatchState, writes: BatchWrites, chain: _Chain | None, clock: list[int]
 ) -> R:
     stored = state.existing.get(t.id)
     if stored is not None:
@@ -177,27 +194,41 @@ def _apply_one(
     if result is not R.ok:
         return result
     clock[0] = timestamp + 1
-    t = replace(t, timestamp=timestamp)
     state.existing[t.id] = t
-    chain.created.append(t.id)
-    writes.transfers.append(t)
+    writes.transfers.append((*t[:10], timestamp))  # type: ignore[arg-type]
+    if chain is not None:
+        chain.created.append(t.id)
     if t.flags & T_PENDING:
-        expires = timestamp + t.timeout * NS if t.timeout else None
-        pending = Pending(t, PendingState.pending, expires)
-        state.pending[t.id] = pending
-        writes.new_pending.append(pending)
-        chain.new_pending += 1
-    for aid in (t.debit_account_id, t.credit_account_id):
-        assert aid is not None
-        writes.touched_accounts.add(aid)
-        acct = state.accounts[aid]
-        if acct[1] & A_HISTORY:  # type: ignore[operator]
-            writes.history.append((aid, timestamp, *acct[2:6]))  # type: ignore[arg-type]
-            chain.history += 1
+        _hold(t, timestamp, state, writes, chain)
+    debit_id, credit_id = t.debit_account_id, t.credit_account_id
+    assert debit_id is not None and credit_id is not None
+    writes.touched_accounts.add(debit_id)
+    writes.touched_accounts.add(credit_id)
+    dr, cr = state.accounts[debit_id], state.accounts[credit_id]
+    if (dr[1] | cr[1]) & A_HISTORY:  # type: ignore[operator]
+        for aid, acct in ((debit_id, dr), (credit_id, cr)):
+            if acct[1] & A_HISTORY:  # type: ignore[operator]
+                writes.history.append((aid, timestamp, *acct[2:6]))  # type: ignore[arg-type]
+                if chain is not None:
+                    chain.history += 1
     return R.ok
 
 
-def _move(t: Transfer, state: BatchState, chain: _Chain, timestamp: int) -> tuple[R, Transfer]:
+def _hold(
+    t: Transfer, timestamp: int, state: BatchState, writes: BatchWrites, chain: _Chain | None
+) -> None:
+    """Remember a new pending transfer until it is posted, voided or expires."""
+    expires = timestamp + t.timeout * NS if t.timeout else None
+    pending = Pending(t, PendingState.pending, expires)
+    state.pending[t.id] = pending
+    writes.new_pending.append(pending)
+    if chain is not None:
+        chain.new_pending += 1
+
+
+def _move(
+    t: Transfer, state: BatchState, chain: _Chain | None, timestamp: int
+) -> tuple[R, Transfer]:
     assert t.debit_account_id is not None and t.credit_account_id is not None
     dr = state.accounts.get(t.debit_account_id)
     if dr is None:
@@ -211,11 +242,11 @@ def _move(t: Transfer, state: BatchState, chain: _Chain, timestamp: int) -> tupl
         return R.transfer_must_have_the_same_ledger_as_accounts, t
     result = _post_amount(t, dr, cr, chain)
     if result is R.ok and (t.ledger is None or t.code is None):
-        t = replace(t, ledger=str(dr[0]), code=t.code or DEFAULT_TRANSFER_CODE)
+        t = t._replace(ledger=str(dr[0]), code=t.code or DEFAULT_TRANSFER_CODE)
     return result, t
 
 
-def _post_amount(t: Transfer, dr: list[object], cr: list[object], chain: _Chain) -> R:
+def _post_amount(t: Transfer, dr: list[object], cr: list[object], chain: _Chain | None) -> R:
     amount = t.amount
     slot_d, slot_c = (DP, CP) if t.flags & T_PENDING else (DPO, CPO)
     if dr[slot_d] + amount > MAX_AMOUNT:  # type: ignore[operator]
@@ -226,8 +257,8 @@ def _post_amount(t: Transfer, dr: list[object], cr: list[object], chain: _Chain)
         return R.exceeds_credits
     if cr[1] & A_CREDITS_LIMIT and cr[CP] + cr[CPO] + amount > cr[DPO]:  # type: ignore[operator]
         return R.exceeds_debits
-    chain.balances.append((dr, dr[DP], dr[DPO], dr[CP], dr[CPO]))  # type: ignore[arg-type]
-    chain.balances.append((cr, cr[DP], cr[DPO], cr[CP], cr[CPO]))  # type: ignore[arg-type]
+    if chain is not None:
+        chain.remember(dr, cr)
     dr[slot_d] += amount  # type: ignore[operator]
     cr[slot_c] += amount  # type: ignore[operator]
     return R.ok
@@ -257,12 +288,16 @@ def _check_pending(t: Transfer, p: Pending, timestamp: int) -> R:
 
 
 def _resolve_pending(
-    t: Transfer, state: BatchState, chain: _Chain, timestamp: int
+    t: Transfer, state: BatchState, chain: _Chain | None, timestamp: int
 ) -> tuple[R, Transfer]:
     assert t.pending_id is not None
     p = state.pending.get(t.pending_id)
     if p is None:
-        return (R.pending_transfer_not_pending if t.pending_id in state.existing else R.pending_transfer_not_found), t
+        return (
+            R.pending_transfer_not_pending
+            if t.pending_id in state.existing
+            else R.pending_transfer_not_found
+        ), t
     result = _check_pending(t, p, timestamp)
     if result is not R.ok:
         return result, t
@@ -271,17 +306,17 @@ def _resolve_pending(
     post = bool(t.flags & T_POST)
     amount = (t.amount or pt.amount) if post else pt.amount
     dr, cr = state.accounts[pt.debit_account_id], state.accounts[pt.credit_account_id]
-    chain.balances.append((dr, dr[DP], dr[DPO], dr[CP], dr[CPO]))  # type: ignore[arg-type]
-    chain.balances.append((cr, cr[DP], cr[DPO], cr[CP], cr[CPO]))  # type: ignore[arg-type]
+    if chain is not None:
+        chain.remember(dr, cr)
     dr[DP] -= pt.amount  # type: ignore[operator]
     cr[CP] -= pt.amount  # type: ignore[operator]
     if post:
         dr[DPO] += amount  # type: ignore[operator]
         cr[CPO] += amount  # type: ignore[operator]
-    chain.pending_states.append((p, p.state))
+    if chain is not None:
+        chain.pending_states.append((p, p.state))
     p.state = PendingState.posted if post else PendingState.voided
-    resolved = replace(
-        t,
+    resolved = t._replace(
         debit_account_id=pt.debit_account_id,
         credit_account_id=pt.credit_account_id,
         ledger=pt.ledger,

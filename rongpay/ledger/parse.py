@@ -10,9 +10,9 @@ from typing import Any
 
 from rongpay import money
 from rongpay.ledger.types import (
-    ACCOUNT_FLAG_BITS,
     A_CREDITS_LIMIT,
     A_DEBITS_LIMIT,
+    ACCOUNT_FLAG_BITS,
     MAX_AMOUNT,
     MAX_TIMEOUT_S,
     MAX_USER_DATA,
@@ -62,7 +62,7 @@ def parse_ledger(value: object) -> str | None:
 
 def _linked(raw: Mapping[str, Any]) -> bool:
     flags = raw.get("flags")
-    return isinstance(flags, list) and str(TransferFlag.linked) in flags
+    return isinstance(flags, list) and "linked" in flags
 
 
 def parse_account(raw: object) -> tuple[Account | None, A, bool]:
@@ -91,107 +91,117 @@ def parse_account(raw: object) -> tuple[Account | None, A, bool]:
     return Account(id=aid, ledger=ledger, code=code, flags=flags, owner=owner), A.ok, linked
 
 
-def _optional_id(raw: Mapping[str, Any], key: str) -> tuple[str | None, bool]:
-    value = raw.get(key)
+def _id_or_none(value: object) -> tuple[str | None, bool]:
+    """(canonical id, ok); None is allowed and gives (None, True)."""
     if value is None:
         return None, True
     parsed = parse_id(value)
     return parsed, parsed is not None
 
 
-def _amount(value: object, two_phase: bool) -> tuple[int, R | None]:
+def _amount(value: object, two_phase: bool) -> R | None:
+    """None when the amount is acceptable; 0 or omitted means "all" on post/void only."""
+    if type(value) is int:
+        if 0 < value <= MAX_AMOUNT:
+            return None
+        if value == 0:
+            return None if two_phase else R.amount_must_not_be_zero
+        return R.amount_invalid if value < 0 else R.amount_overflow
     if value is None:
-        return 0, None if two_phase else R.amount_must_not_be_zero
-    if isinstance(value, bool) or not isinstance(value, int):
-        return 0, R.amount_invalid
-    if value < 0:
-        return 0, R.amount_invalid
-    if value > MAX_AMOUNT:
-        return 0, R.amount_overflow
-    if value == 0 and not two_phase:
-        return 0, R.amount_must_not_be_zero
-    return value, None
+        return None if two_phase else R.amount_must_not_be_zero
+    return R.amount_invalid
 
 
-def _check_flags(flags: int) -> R | None:
-    kinds = bool(flags & T_PENDING) + bool(flags & T_POST) + bool(flags & T_VOID)
-    return R.flags_are_mutually_exclusive if kinds > 1 else None
-
-
-def _check_references(raw: Mapping[str, Any], tid: str, flags: int) -> tuple[list[Any], R | None]:
-    two_phase = bool(flags & (T_POST | T_VOID))
-    debit, ok = _optional_id(raw, "debit_account_id")
+def _references(raw: Mapping[str, Any], tid: str, two_phase: bool) -> tuple[list[Any], R | None]:
+    debit, ok = _id_or_none(raw.get("debit_account_id"))
     if not ok or (debit is None and not two_phase):
         return [], R.debit_account_id_invalid
-    credit, ok = _optional_id(raw, "credit_account_id")
+    credit, ok = _id_or_none(raw.get("credit_account_id"))
     if not ok or (credit is None and not two_phase):
         return [], R.credit_account_id_invalid
     if debit is not None and debit == credit:
         return [], R.accounts_must_be_different
-    pending_id, ok = _optional_id(raw, "pending_id")
-    if two_phase and raw.get("pending_id") is None:
-        return [], R.pending_id_required
-    if not two_phase and raw.get("pending_id") is not None:
+    raw_pending = raw.get("pending_id")
+    if raw_pending is None:
+        return [debit, credit, None], R.pending_id_required if two_phase else None
+    if not two_phase:
         return [], R.pending_id_not_allowed
-    if not ok:
+    pending_id = parse_id(raw_pending)
+    if pending_id is None:
         return [], R.pending_id_invalid
     if pending_id == tid:
         return [], R.pending_id_must_be_different
     return [debit, credit, pending_id], None
 
 
-def parse_transfer(raw: object) -> tuple[Transfer | None, R, bool]:
-    """(transfer, ok) or (None, reason); the bool tells whether the event is linked."""
-    if not isinstance(raw, Mapping):
-        return None, R.id_invalid, False
-    linked = _linked(raw)
-    tid = parse_id(raw.get("id"))
-    if tid is None:
-        return None, R.id_invalid, linked
-    flags = parse_flags(raw.get("flags"), _TRANSFER_FLAGS)
-    if flags is None:
-        return None, R.flags_invalid, linked
-    error = _check_flags(flags)
-    if error:
-        return None, error, linked
-    refs, error = _check_references(raw, tid, flags)
-    if error:
-        return None, error, linked
-    timeout = raw.get("timeout") or 0
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT_S:
-        return None, R.timeout_invalid, linked
+def _options(raw: Mapping[str, Any], flags: int) -> tuple[int, str | None, str | None, R | None]:
+    """(timeout, code, user_data, error) for the optional fields."""
+    timeout = raw.get("timeout")
+    if timeout is None:
+        timeout = 0
+    if type(timeout) is not int or not 0 <= timeout <= MAX_TIMEOUT_S:
+        return 0, None, None, R.timeout_invalid
     if timeout and not flags & T_PENDING:
-        return None, R.timeout_reserved_for_pending_transfer, linked
-    amount, error = _amount(raw.get("amount"), bool(flags & (T_POST | T_VOID)))
-    if error:
-        return None, error, linked
-    ledger = raw.get("ledger")
-    if ledger is not None and parse_ledger(ledger) is None:
-        return None, R.ledger_invalid, linked
+        return 0, None, None, R.timeout_reserved_for_pending_transfer
     code = raw.get("code")
     if code is not None:
         code = parse_code(code)
         if code is None:
-            return None, R.code_invalid, linked
+            return 0, None, None, R.code_invalid
     user_data = raw.get("user_data")
-    if user_data is not None and not (isinstance(user_data, str) and len(user_data) <= MAX_USER_DATA):
-        return None, R.user_data_invalid, linked
+    if user_data is not None and not (
+        isinstance(user_data, str) and len(user_data) <= MAX_USER_DATA
+    ):
+        return 0, None, None, R.user_data_invalid
+    return timeout, code, user_data, None
+
+
+def parse_transfer(raw: object) -> tuple[Transfer | None, R, bool]:
+    """(transfer, ok) or (None, reason); the bool tells whether the event is linked.
+
+    Checks run in the precedence order of CreateTransferResult.
+    """
+    if not isinstance(raw, Mapping):
+        return None, R.id_invalid, False
+    raw_flags = raw.get("flags")
+    linked = False
+    if raw_flags:
+        flags = parse_flags(raw_flags, _TRANSFER_FLAGS)
+        linked = isinstance(raw_flags, list) and "linked" in raw_flags
+    else:
+        flags = 0 if raw_flags is None or raw_flags == [] else None
+    tid = parse_id(raw.get("id"))
+    if tid is None:
+        return None, R.id_invalid, linked
+    if flags is None:
+        return None, R.flags_invalid, linked
+    if (flags & T_PENDING) + (flags & T_POST) + (flags & T_VOID) not in (
+        0,
+        T_PENDING,
+        T_POST,
+        T_VOID,
+    ):
+        return None, R.flags_are_mutually_exclusive, linked
+    two_phase = bool(flags & (T_POST | T_VOID))
+    refs, error = _references(raw, tid, two_phase)
+    if error is None:
+        timeout, code, user_data, error = _options(raw, flags)
+    if error is None:
+        amount = raw.get("amount")
+        error = _amount(amount, two_phase)
+    if error is None:
+        ledger = raw.get("ledger")
+        if ledger is not None and (type(ledger) is not str or ledger not in _CURRENCIES):
+            error = R.ledger_invalid
+    if error is not None:
+        return None, error, linked
     return (
         Transfer(
-            id=tid,
-            debit_account_id=refs[0],
-            credit_account_id=refs[1],
-            amount=amount,
-            ledger=ledger,
-            code=code,
-            flags=flags,
-            pending_id=refs[2],
-            timeout=timeout,
-            user_data=user_data,
+            tid, refs[0], refs[1], amount or 0, ledger, code, flags, refs[2], timeout, user_data
         ),
         R.ok,
         linked,
     )
 
 
-__all__ = ["AccountFlag", "T_LINKED", "parse_account", "parse_transfer"]
+__all__ = ["T_LINKED", "AccountFlag", "parse_account", "parse_transfer"]

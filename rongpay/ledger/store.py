@@ -137,7 +137,9 @@ class Sql:
         """
         cur = self.cursor()
         lock = " FOR UPDATE" if self.pg else ""
-        cur.execute(f"SELECT last_timestamp, last_batch, last_digest FROM ledger_meta WHERE id = 1{lock}")
+        cur.execute(
+            f"SELECT last_timestamp, last_batch, last_digest FROM ledger_meta WHERE id = 1{lock}"
+        )
         row = cur.fetchone()
         assert row is not None, "ledger_meta is seeded by the migration"
         return int(row[0]), int(row[1]), str(row[2])
@@ -145,7 +147,8 @@ class Sql:
     def save_meta(self, last_timestamp: int, last_batch: int, last_digest: str) -> None:
         p = self.p
         self.cursor().execute(
-            f"UPDATE ledger_meta SET last_timestamp = {p}, last_batch = {p}, last_digest = {p} WHERE id = 1",
+            f"UPDATE ledger_meta SET last_timestamp = {p}, last_batch = {p}, last_digest = {p} "
+            "WHERE id = 1",
             (last_timestamp, last_batch, last_digest),
         )
 
@@ -154,14 +157,20 @@ class Sql:
         rows = self.select_in(f"SELECT {ACCOUNT_COLS} FROM ledger_accounts WHERE id", ids)
         return {r[0]: Account(*r) for r in rows}
 
+    def load_balances(self, ids: Sequence[str]) -> dict[str, list[Any]]:
+        """The batch engine's view of accounts: id -> [ledger, flags, dp, dpo, cp, cpo]."""
+        rows = self.select_in(
+            "SELECT id, ledger, flags, debits_pending, debits_posted, credits_pending, "
+            "credits_posted FROM ledger_accounts WHERE id",
+            ids,
+        )
+        return {r[0]: list(r[1:]) for r in rows}
+
     def insert_accounts(self, rows: Iterable[Account]) -> None:
         p = self.p
         self.cursor().executemany(
             f"INSERT INTO ledger_accounts ({ACCOUNT_COLS}) VALUES ({','.join([p] * 10)})",
-            [
-                (a.id, a.ledger, a.code, a.flags, a.owner, 0, 0, 0, 0, a.timestamp)
-                for a in rows
-            ],
+            [(a.id, a.ledger, a.code, a.flags, a.owner, 0, 0, 0, 0, a.timestamp) for a in rows],
         )
 
     def update_balances(self, rows: list[tuple[int, int, int, int, str]]) -> None:
@@ -187,17 +196,16 @@ class Sql:
 
     # -- transfers -----------------------------------------------------------------------
     def load_transfers(self, ids: Sequence[str]) -> dict[str, Transfer]:
-        rows = self.select_in(f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE id", ids)
+        """The stored transfers among IDS. Most ids of a fresh batch are new: probe the id
+        index alone first, then read the few rows that exist."""
+        found = [r[0] for r in self.select_in("SELECT id FROM ledger_transfers WHERE id", ids)]
+        rows = self.select_in(f"SELECT {TRANSFER_COLS} FROM ledger_transfers WHERE id", found)
         return {r[0]: Transfer(*r) for r in rows}
 
-    def insert_transfers(self, rows: list[Transfer]) -> None:
-        if not rows:
+    def insert_transfers(self, tuples: Sequence[tuple[Any, ...]]) -> None:
+        """Rows in TRANSFER_COLS order."""
+        if not tuples:
             return
-        tuples = [
-            (t.id, t.debit_account_id, t.credit_account_id, t.amount, t.ledger, t.code,
-             t.flags, t.pending_id, t.timeout, t.user_data, t.timestamp)
-            for t in rows
-        ]  # fmt: skip
         cur = self.cursor()
         if self.pg:
             with cur.copy(f"COPY ledger_transfers ({TRANSFER_COLS}) FROM STDIN") as copy:
@@ -210,7 +218,9 @@ class Sql:
         )
 
     # -- pending transfers ---------------------------------------------------------------
-    def load_pending(self, ids: Sequence[str], transfers_by_id: dict[str, Transfer]) -> dict[str, Pending]:
+    def load_pending(
+        self, ids: Sequence[str], transfers_by_id: dict[str, Transfer]
+    ) -> dict[str, Pending]:
         rows = self.select_in("SELECT id, expires_at, state FROM ledger_pending WHERE id", ids)
         return {
             r[0]: Pending(transfers_by_id[r[0]], PendingState(r[2]), r[1])
@@ -319,3 +329,14 @@ def balance_at(conn: Connection, account_id: str, at_ts: int) -> Balance | None:
         .limit(1)
     ).first()
     return Balance(*row) if row else None
+
+
+def list_accounts(
+    conn: Connection, ledger: str | None, after_id: str | None, limit: int
+) -> list[Account]:
+    q = sa.select(accounts).order_by(accounts.c.id).limit(limit)
+    if ledger:
+        q = q.where(accounts.c.ledger == ledger)
+    if after_id is not None:
+        q = q.where(accounts.c.id > after_id)
+    return [Account(*r) for r in conn.execute(q)]

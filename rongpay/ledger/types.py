@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_AMOUNT = 2**63 - 1  # every amount and balance is a BIGINT
 MAX_BATCH = 8190  # events in one batch, as in TigerBeetle
@@ -79,12 +80,12 @@ class CreateTransferResult(enum.StrEnum):
     pending_id_must_be_different = "pending_id_must_be_different"
     timeout_invalid = "timeout_invalid"
     timeout_reserved_for_pending_transfer = "timeout_reserved_for_pending_transfer"
+    code_invalid = "code_invalid"
+    user_data_invalid = "user_data_invalid"
     amount_invalid = "amount_invalid"
     amount_must_not_be_zero = "amount_must_not_be_zero"
     amount_overflow = "amount_overflow"
     ledger_invalid = "ledger_invalid"
-    code_invalid = "code_invalid"
-    user_data_invalid = "user_data_invalid"
     exists_with_different_fields = "exists_with_different_fields"
     exists = "exists"
     debit_account_not_found = "debit_account_not_found"
@@ -143,12 +144,13 @@ class Account:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """An immutable movement of `amount` minor units from debit to credit account.
 
     For post_pending / void_pending, `debit_account_id`, `credit_account_id`, `ledger` and
     `code` may be None (taken from the pending transfer) and amount 0 means "the full amount".
+    A NamedTuple rather than a frozen dataclass: the batch engine builds tens of thousands a
+    second, and a tuple is both cheaper to build and the row the database takes as it is.
     """
 
     id: str

@@ -15,7 +15,7 @@ ROWID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 GENESIS_DIGEST = "0" * 64
 
 
-def _balances() -> list[sa.Column]:
+def _balances() -> list[sa.Column[int]]:
     return [
         sa.Column(name, sa.BigInteger, nullable=False)
         for name in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
@@ -47,8 +47,12 @@ def upgrade() -> None:
         sa.Column("timeout", sa.Integer, nullable=False),
         sa.Column("user_data", sa.String(256)),
     )
-    op.create_index("ix_ledger_transfers_debit", "ledger_transfers", ["debit_account_id", "timestamp"])
-    op.create_index("ix_ledger_transfers_credit", "ledger_transfers", ["credit_account_id", "timestamp"])
+    op.create_index(
+        "ix_ledger_transfers_debit", "ledger_transfers", ["debit_account_id", "timestamp"]
+    )
+    op.create_index(
+        "ix_ledger_transfers_credit", "ledger_transfers", ["credit_account_id", "timestamp"]
+    )
     op.create_table(
         "ledger_pending",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -111,6 +115,12 @@ def _immutable(table: str) -> None:
 
 
 def downgrade() -> None:
-    for table in ("ledger_batches", "ledger_meta", "ledger_history", "ledger_pending",
-                  "ledger_transfers", "ledger_accounts"):  # fmt: skip
+    for table in (
+        "ledger_batches",
+        "ledger_meta",
+        "ledger_history",
+        "ledger_pending",
+        "ledger_transfers",
+        "ledger_accounts",
+    ):
         op.drop_table(table)
