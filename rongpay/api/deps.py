@@ -7,6 +7,7 @@ opened again on the next request, and until it answers requests get a 503, never
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Annotated, Any
 
@@ -83,6 +84,9 @@ def require_admin(
         )  # fmt: skip
 
 
+_LONG_NUMBER = re.compile(rb"\d{20}")
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
@@ -102,11 +106,12 @@ async def read_body(request: Request) -> bytes:
 async def json_body(request: Request) -> Any:
     """The request body as JSON, whatever the Content-Type (curl -d sends a form type)."""
     body = await read_body(request)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:  # orjson refuses integers over 64 bits, which are valid JSON
+    if not _LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    try:  # orjson turns integers over 64 bits into floats; the stdlib keeps them exact
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
