@@ -35,7 +35,7 @@ def assert_error(response: Any, status: int, code: str, param: str | None = None
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"error"}
-    err = body["error"]
+    err: dict[str, Any] = body["error"]
     assert set(err) == {"type", "code", "message", "param"}
     assert err["code"] == code, err
     assert isinstance(err["message"], str) and err["message"]

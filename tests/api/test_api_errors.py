@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from apihelp import ADMIN_KEY, AUTH, TestClient, accounts, assert_error, transfers
 
@@ -12,7 +14,7 @@ ACCOUNT = {"id": 1, "ledger": "USD", "code": "x"}
 JSON = {"Content-Type": "application/json"}
 
 
-def test_missing_and_wrong_key(anon):
+def test_missing_and_wrong_key(anon: TestClient) -> None:
     for path in ("/v1/ledger/accounts/1", "/v1/ledger/transfers/1"):
         r = anon.get(path)
         assert_error(r, 401, "authentication_required")
@@ -27,18 +29,18 @@ def test_missing_and_wrong_key(anon):
     assert_error(r, 401, "authentication_required")
 
 
-def test_basic_auth_with_key_as_user_works(anon):
+def test_basic_auth_with_key_as_user_works(anon: TestClient) -> None:
     r = anon.get("/v1/ledger/accounts/1", auth=(ADMIN_KEY, ""))
     assert_error(r, 404, "resource_missing")
 
 
-def test_invalid_json(client):
+def test_invalid_json(client: TestClient) -> None:
     for body in (b"{", b"", b"\xff\xfe\x00", b'{"accounts": [NaN]}', b"[1,]", b'{"a":1}x'):
         for path in ("/v1/ledger/accounts", "/v1/ledger/transfers"):
             assert_error(client.post(path, content=body, headers=JSON), 400, "invalid_json")
 
 
-def test_any_content_type_is_read_as_json(client):
+def test_any_content_type_is_read_as_json(client: TestClient) -> None:
     # curl -d sends application/x-www-form-urlencoded; the body is still JSON
     body = b'{"accounts": [{"id": 1, "ledger": "USD", "code": "x"}]}'
     r = client.post("/v1/ledger/accounts", content=body,
@@ -59,7 +61,7 @@ def test_any_content_type_is_read_as_json(client):
         ({"transfers": [[]]}, "transfers[0]"),
     ],
 )
-def test_wrong_body_shape(client, body, param):
+def test_wrong_body_shape(client: TestClient, body: Any, param: str | None) -> None:
     r = client.post("/v1/ledger/transfers", json=body)
     err = assert_error(r, 400, "parameter_invalid")
     assert err["param"] == param
@@ -69,13 +71,13 @@ def test_wrong_body_shape(client, body, param):
     )
 
 
-def _rename(body):
+def _rename(body: Any) -> Any:
     if isinstance(body, dict):
         return {k.replace("transfer", "account"): v for k, v in body.items()}
     return body
 
 
-def test_batch_too_large(client):
+def test_batch_too_large(client: TestClient) -> None:
     big = [{"id": i + 1} for i in range(8191)]
     assert_error(client.post("/v1/ledger/transfers", json={"transfers": big}), 400,
                  "batch_too_large")  # fmt: skip
@@ -83,7 +85,7 @@ def test_batch_too_large(client):
                  "batch_too_large")  # fmt: skip
 
 
-def test_full_batch_is_accepted(client):
+def test_full_batch_is_accepted(client: TestClient) -> None:
     accounts(client, ACCOUNT, {"id": 2, "ledger": "USD", "code": "x"})
     batch = [{"id": f"t{i}", "debit_account_id": 1, "credit_account_id": 2, "amount": 1,
               "ledger": "USD", "code": "c"} for i in range(8190)]  # fmt: skip
@@ -91,7 +93,7 @@ def test_full_batch_is_accepted(client):
     assert client.get("/v1/ledger/accounts/2").json()["credits_posted"] == 8190
 
 
-def test_unknown_ids_are_404(client):
+def test_unknown_ids_are_404(client: TestClient) -> None:
     accounts(client, ACCOUNT)
     for path in ("/v1/ledger/accounts/2", "/v1/ledger/transfers/2", "/v1/ledger/accounts/0",
                  "/v1/ledger/accounts/" + "x" * 300, "/v1/ledger/accounts/%20",
@@ -100,7 +102,7 @@ def test_unknown_ids_are_404(client):
         assert_error(client.get(path), 404, "resource_missing", "id")
 
 
-def test_query_parameters(client):
+def test_query_parameters(client: TestClient) -> None:
     accounts(client, ACCOUNT)
     base = "/v1/ledger/accounts/1/transfers"
     for query, param in (("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
@@ -113,27 +115,27 @@ def test_query_parameters(client):
         assert_error(r, 400, "parameter_invalid", "at")
 
 
-def test_unknown_route_and_wrong_method(client):
+def test_unknown_route_and_wrong_method(client: TestClient) -> None:
     assert_error(client.get("/v1/nothing"), 404, "route_not_found")
     assert_error(client.get("/v1/ledger/accounts"), 405, "method_not_allowed")
     assert_error(client.delete("/v1/ledger/transfers/1"), 405, "method_not_allowed")
     assert_error(client.put("/healthz"), 405, "method_not_allowed")
 
 
-def test_payload_too_large(client):
+def test_payload_too_large(client: TestClient) -> None:
     r = client.post("/v1/ledger/transfers", content=b"x",
                     headers={"Content-Length": str(MAX_BODY_BYTES + 1), **JSON})  # fmt: skip
     assert_error(r, 413, "payload_too_large")
 
 
-def test_huge_integer_ids_are_echoed_not_crashed(client):
+def test_huge_integer_ids_are_echoed_not_crashed(client: TestClient) -> None:
     r = client.post("/v1/ledger/transfers", content=b'{"transfers": [{"id": 1' + b"0" * 40 + b"}]}",
                     headers=JSON)  # fmt: skip
     assert r.status_code == 200
     assert r.json()["results"] == [{"id": 10**40, "result": "id_invalid"}]
 
 
-def test_database_down_is_503():
+def test_database_down_is_503() -> None:
     app = create_app("postgresql://nobody@127.0.0.1:1/none", admin_key=ADMIN_KEY)
     with TestClient(app, headers=AUTH) as c:
         assert_error(c.get("/healthz"), 503, "service_unavailable")
@@ -143,7 +145,9 @@ def test_database_down_is_503():
         assert r.headers["retry-after"] == "1"
 
 
-def test_genuine_bug_is_a_logged_500_in_the_error_shape(db_url, caplog):
+def test_genuine_bug_is_a_logged_500_in_the_error_shape(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     app = create_app(db_url, admin_key=ADMIN_KEY)
 
     def boom() -> None:
@@ -155,6 +159,6 @@ def test_genuine_bug_is_a_logged_500_in_the_error_shape(db_url, caplog):
     assert any("unhandled error" in r.message for r in caplog.records)
 
 
-def test_admin_key_is_not_in_repr(db_url):
+def test_admin_key_is_not_in_repr(db_url: str) -> None:
     app = create_app(db_url, admin_key=ADMIN_KEY)
     assert ADMIN_KEY not in repr(app.state.runtime.admin_key)

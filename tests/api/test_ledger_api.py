@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
-from apihelp import accounts, assert_error, transfers
+from apihelp import TestClient, accounts, assert_error, transfers
+
+Id = int | str
 
 USD_WALLET = {"id": 1, "ledger": "USD", "code": "customer_wallet",
               "flags": ["debits_must_not_exceed_credits", "history"], "owner": "alice"}  # fmt: skip
@@ -13,12 +16,12 @@ USD_CASH = {"id": "cash_usd", "ledger": "USD", "code": "nostro"}
 EUR_CASH = {"id": "cash_eur", "ledger": "EUR", "code": "nostro"}
 
 
-def _t(tid, debit, credit, amount, **extra):
+def _t(tid: str, debit: Id, credit: Id, amount: int, **extra: Any) -> dict[str, Any]:
     return {"id": tid, "debit_account_id": debit, "credit_account_id": credit,
             "amount": amount, "ledger": "USD", "code": "topup", **extra}  # fmt: skip
 
 
-def test_create_accounts_and_read_back(client):
+def test_create_accounts_and_read_back(client: TestClient) -> None:
     assert accounts(client, USD_WALLET, USD_CASH, EUR_CASH) == ["ok", "ok", "ok"]
     body = client.get("/v1/ledger/accounts/1").json()
     assert body == {
@@ -31,7 +34,7 @@ def test_create_accounts_and_read_back(client):
     assert client.get("/v1/ledger/accounts/cash_usd").json()["id"] == "cash_usd"
 
 
-def test_results_echo_ids_as_sent_and_per_item_codes(client):
+def test_results_echo_ids_as_sent_and_per_item_codes(client: TestClient) -> None:
     r = client.post("/v1/ledger/accounts", json={"accounts": [
         {"id": "7", "ledger": "USD", "code": "x"},
         {"id": 8, "ledger": "XXX", "code": "x"},
@@ -52,7 +55,7 @@ def test_results_echo_ids_as_sent_and_per_item_codes(client):
     assert client.get("/v1/ledger/accounts/7").json()["id"] == 7
 
 
-def test_transfers_move_balances_and_replays_are_idempotent(client):
+def test_transfers_move_balances_and_replays_are_idempotent(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH)
     batch = [_t("t1", "cash_usd", 1, 10_000), _t("t2", 1, "cash_usd", 2_500, code="payment")]
     assert transfers(client, *batch) == ["ok", "ok"]
@@ -67,7 +70,7 @@ def test_transfers_move_balances_and_replays_are_idempotent(client):
     assert "pending_state" not in t
 
 
-def test_overdraft_and_ledger_mismatch_are_result_codes(client):
+def test_overdraft_and_ledger_mismatch_are_result_codes(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH, EUR_CASH)
     results = transfers(
         client,
@@ -81,7 +84,7 @@ def test_overdraft_and_ledger_mismatch_are_result_codes(client):
                        "amount_must_not_be_zero", "credit_account_not_found", "ok"]  # fmt: skip
 
 
-def test_linked_chain_fails_whole(client):
+def test_linked_chain_fails_whole(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH)
     results = transfers(
         client,
@@ -92,11 +95,12 @@ def test_linked_chain_fails_whole(client):
     assert_error(client.get("/v1/ledger/transfers/a"), 404, "resource_missing")
 
 
-def test_two_phase_pending_state(client):
+def test_two_phase_pending_state(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH)
     transfers(client, _t("fund", "cash_usd", 1, 1_000))
-    assert transfers(client, _t("hold", 1, "cash_usd", 600, flags=["pending"], timeout=3600),
-                     _t("hold2", 1, "cash_usd", 100, flags=["pending"])) == ["ok", "ok"]  # fmt: skip
+    hold = _t("hold", 1, "cash_usd", 600, flags=["pending"], timeout=3600)
+    hold2 = _t("hold2", 1, "cash_usd", 100, flags=["pending"])
+    assert transfers(client, hold, hold2) == ["ok", "ok"]
     assert client.get("/v1/ledger/transfers/hold").json()["pending_state"] == "pending"
     wallet = client.get("/v1/ledger/accounts/1").json()
     assert wallet["debits_pending"] == 700
@@ -111,7 +115,7 @@ def test_two_phase_pending_state(client):
     assert transfers(client, again) == ["pending_transfer_already_posted"]
 
 
-def test_statement_pages_newest_first_with_running_balance(client):
+def test_statement_pages_newest_first_with_running_balance(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH)
     transfers(client, *[_t(f"s{i}", "cash_usd", 1, 100 + i) for i in range(7)])
     transfers(client, _t("held", 1, "cash_usd", 50, flags=["pending"]))
@@ -136,13 +140,13 @@ def test_statement_pages_newest_first_with_running_balance(client):
     assert back["data"][1]["balance"]["credits_posted"] == sum(100 + i for i in range(4))
 
 
-def test_statement_of_account_without_transfers(client):
+def test_statement_of_account_without_transfers(client: TestClient) -> None:
     accounts(client, USD_CASH)
     page = client.get("/v1/ledger/accounts/cash_usd/transfers").json()
     assert page["data"] == [] and page["has_more"] is False
 
 
-def test_balance_now_and_at_a_past_time(client):
+def test_balance_now_and_at_a_past_time(client: TestClient) -> None:
     accounts(client, USD_WALLET, USD_CASH)
     transfers(client, _t("b1", "cash_usd", 1, 300))
     middle_ns = time.time_ns()
@@ -159,7 +163,7 @@ def test_balance_now_and_at_a_past_time(client):
     assert r.json()["credits_posted"] == 500
 
 
-def test_balance_at_needs_history_flag(client):
+def test_balance_at_needs_history_flag(client: TestClient) -> None:
     accounts(client, USD_CASH)
     r = client.get("/v1/ledger/accounts/cash_usd/balance?at=2026-01-01T00:00:00Z")
     assert_error(r, 400, "history_not_enabled", "at")
@@ -167,7 +171,7 @@ def test_balance_at_needs_history_flag(client):
     assert client.get("/v1/ledger/accounts/cash_usd/balance").status_code == 200
 
 
-def test_healthz(client):
+def test_healthz(client: TestClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     assert r.json()["database"] in ("sqlite", "postgresql")
