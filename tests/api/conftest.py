@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from apihelp import ADMIN_KEY, AUTH, TestClient
 
 from rongpay.api import create_app
+
+from .apihelp import ADMIN_KEY, AUTH, TestClient
 
 
 @pytest.fixture

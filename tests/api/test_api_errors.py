@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apihelp import ADMIN_KEY, AUTH, TestClient, accounts, assert_error, transfers
 
 from rongpay.api import create_app
 from rongpay.api.errors import MAX_BODY_BYTES
+
+from .apihelp import ADMIN_KEY, AUTH, TestClient, accounts, assert_error, transfers
 
 ACCOUNT = {"id": 1, "ledger": "USD", "code": "x"}
 JSON = {"Content-Type": "application/json"}

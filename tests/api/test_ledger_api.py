@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from apihelp import TestClient, accounts, assert_error, transfers
+from .apihelp import TestClient, accounts, assert_error, transfers
 
 Id = int | str
 
