@@ -140,7 +140,119 @@ def _screen_inputs(args: argparse.Namespace) -> list[tuple[int, str]]:
 
 
 def _register_aml(commands: Any) -> None:
-    del commands
+    p = commands.add_parser("aml", help="anti-money-laundering transaction monitoring")
+    sub = p.add_subparsers(dest="aml_command", metavar="ACTION", required=True)
+    scan = sub.add_parser("scan", help="one JSON line per alert for an event file")
+    scan.add_argument("events", metavar="EVENTS.jsonl", help="events (DESIGN.md format); - = stdin")
+    _aml_options(scan)
+    scan.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    scan.set_defaults(func=cmd_aml_scan)
+    ev = sub.add_parser("eval", help="recall per typology and precision on labelled events")
+    ev.add_argument("events", metavar="EVENTS.jsonl")
+    _aml_options(ev)
+    ev.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ev.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ev.set_defaults(func=cmd_aml_eval)
+
+
+def _aml_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="SCENARIO.NAME=VALUE",
+        help="override a scenario parameter (repeatable), e.g. fan_in.min_counterparties=10",
+    )
+    p.add_argument("--ratings", metavar="FILE", help="CSV account,rating (low|medium|high)")
+
+
+def _monitor(args: argparse.Namespace) -> Any:
+    from rongpay.compliance.aml_engine import Monitor
+    from rongpay.compliance.aml_params import AmlParams
+    from rongpay.compliance.errors import InvalidInput
+    from rongpay.compliance.kyc import load_ratings
+
+    try:
+        params = AmlParams().with_overrides(args.param)
+        ratings = load_ratings(args.ratings) if args.ratings else {}
+    except InvalidInput as exc:
+        raise CliError(exc.message, EXIT_USAGE) from exc
+    return Monitor(params, ratings)
+
+
+def _open_events(path: str) -> Any:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read events: {exc.strerror}", EXIT_USAGE) from exc
+
+
+def cmd_aml_scan(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.compliance.aml_engine import ScanStats, scan_lines
+    from rongpay.compliance.errors import EventFormatError
+
+    monitor = _monitor(args)
+    stats = ScanStats()
+    fh = _open_events(args.events)
+    write = sys.stdout.write
+    try:
+        for item in scan_lines(fh, monitor, stats):
+            if isinstance(item, EventFormatError):
+                print(f"rongpay: {args.events}: {item.message}", file=sys.stderr)
+            else:
+                write(orjson.dumps(item.to_json()).decode() + "\n")
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    if not args.quiet:
+        per = ", ".join(f"{k}={v}" for k, v in sorted(stats.by_scenario.items()))
+        print(
+            f"rongpay: scanned {stats.events} events, {stats.alerts} alerts ({per}), "
+            f"{stats.bad_lines} bad lines",
+            file=sys.stderr,
+        )
+    return EXIT_BAD_LINES if stats.bad_lines else 0
+
+
+def cmd_aml_eval(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.compliance.aml_eval import evaluate
+
+    monitor = _monitor(args)
+    fh = _open_events(args.events)
+    try:
+        result = evaluate(fh, monitor)
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    for message in result.bad_lines[:20]:
+        print(f"rongpay: {args.events}: {message}", file=sys.stderr)
+    if len(result.bad_lines) > 20:
+        print(f"rongpay: ... and {len(result.bad_lines) - 20} more bad lines", file=sys.stderr)
+    report = result.to_json()
+    if args.json:
+        print(orjson.dumps(report).decode())
+    else:
+        _print_eval(report)
+    if result.bad_lines:
+        return EXIT_BAD_LINES
+    return EXIT_FINDING if args.check and not result.meets_targets() else 0
+
+
+def _print_eval(report: dict[str, Any]) -> None:
+    print(f"events {report['events']}, alerts {report['alerts']}, precision {report['precision']}")
+    print(f"{'typology':24s} {'cases':>6s} {'found':>6s} {'recall':>7s}")
+    for name, r in report["recall"].items():
+        print(f"{name:24s} {r['cases']:6d} {r['detected']:6d} {r['recall']:7.3f}")
+    print(f"{'scenario':24s} {'alerts':>6s} {'true':>6s} {'prec.':>7s}")
+    for name, r in report["alerts_by_scenario"].items():
+        print(f"{name:24s} {r['alerts']:6d} {r['true']:6d} {r['precision']:7.3f}")
+    print("meets targets" if report["meets_targets"] else "targets missed", report["targets"])
 
 
 def _register_kyc(commands: Any) -> None:
@@ -170,6 +282,47 @@ def _register_bench(bench: Any) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_screen)
+    _register_bench_aml(bench)
+
+
+def _register_bench_aml(bench: Any) -> None:
+    p = bench.add_parser("aml", help="aml scan events/s over generated traffic")
+    p.add_argument("--events", type=_positive, default=1_000_000, help="events (1000000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keep", metavar="PATH", help="keep the generated events file here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench_aml)
+
+
+def cmd_bench_aml(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+
+    import orjson
+
+    from rongpay.compliance.bench import bench_aml
+
+    fd, path = tempfile.mkstemp(suffix=".jsonl") if not args.keep else (None, args.keep)
+    if fd is not None:
+        os.close(fd)
+    try:
+        result = bench_aml(
+            events=args.events,
+            seed=args.seed,
+            path=path,
+            progress=lambda msg: print(msg, file=sys.stderr),
+        )
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}", EXIT_USAGE) from exc
+    finally:
+        if not args.keep and os.path.exists(path):
+            os.remove(path)
+    if args.json:
+        print(orjson.dumps(result).decode())
+    else:
+        for key, value in result.items():
+            print(f"{key:28s} {value}")
+    return 0
 
 
 def cmd_bench_screen(args: argparse.Namespace) -> int:
