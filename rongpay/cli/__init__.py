@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from rongpay.cli.common import CliError
+from rongpay.cli.common import CliError, dispose_engines
 
 COMMAND_MODULES = (
     "rongpay.cli.serve",
@@ -53,4 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `rongpay risk score ... | head`: the reader left; not an error of ours.
         sys.stderr.close()
         return 0
+    finally:
+        dispose_engines()
     return int(code or 0)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+_engines: list[Any] = []
 
 
 class CliError(Exception):
@@ -21,3 +24,24 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sqlite:///PATH or postgresql://...; default $RONGPAY_DB, else ./rongpay.db",
     )
+
+
+def open_engine(db: str | None) -> Any:
+    """The migrated Engine for --db (or $RONGPAY_DB, or ./rongpay.db); closed when the command
+    ends. Bad URLs and unreachable databases become CliErrors."""
+    from rongpay.store import engine as store_engine
+
+    try:
+        engine = store_engine.create(store_engine.database_url(db))
+    except store_engine.DatabaseUrlError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # connection refused, unreadable file, ...
+        first_line = str(exc).strip().split("\n")[0]
+        raise CliError(f"cannot open the database: {type(exc).__name__}: {first_line}") from None
+    _engines.append(engine)
+    return engine
+
+
+def dispose_engines() -> None:
+    while _engines:
+        _engines.pop().dispose()

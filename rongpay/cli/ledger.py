@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rongpay.cli.common import CliError, add_db_option
+from rongpay.cli.common import CliError, add_db_option, open_engine
 
 EXIT_REJECTED = 1  # some events were not created / an invariant is broken
 EXIT_USAGE = 2  # bad input: unreadable file, malformed JSON, unknown id
@@ -96,16 +96,7 @@ def _fraction(text: str) -> float:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from rongpay.store import engine as store_engine
-
-    try:
-        return store_engine.create(store_engine.database_url(args.db))
-    except store_engine.DatabaseUrlError as exc:
-        raise CliError(str(exc)) from None
-    except Exception as exc:  # connection refused, unreadable file, ...
-        raise CliError(
-            f"cannot open the database: {type(exc).__name__}: {exc}".split("\n")[0]
-        ) from None
+    return open_engine(args.db)
 
 
 def _read_items(path: str, kind: str) -> list[Any]:
@@ -157,7 +148,7 @@ def _chunks(items: list[Any], limit: int) -> list[list[Any]]:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from rongpay.ledger import service, writer
+    from rongpay.ledger import service
     from rongpay.ledger.types import MAX_BATCH, render_id
 
     items = _read_items(args.file, args.kind)
@@ -168,7 +159,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         if args.kind == "accounts":
             results = list(service.create_accounts(engine, chunk))
         else:
-            results = list(writer.writer_for(engine).submit(service.parse_transfers(chunk)))
+            (batch,) = service.create_transfers(engine, [service.parse_transfers(chunk)])
+            results = list(batch)
         for raw, result in zip(chunk, results, strict=True):
             rid = raw.get("id") if isinstance(raw, dict) else None
             print(

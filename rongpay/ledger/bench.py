@@ -93,9 +93,9 @@ def scratch_database(url: str) -> Iterator[str]:
     admin = sa.create_engine(url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
+    scratch = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+        yield scratch.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
