@@ -103,5 +103,6 @@ def scan_lines(
         stats.events += 1
         for alert in monitor.observe(item):
             stats.alerts += 1
-            stats.by_scenario[alert.scenario] = stats.by_scenario.get(alert.scenario, 0) + 1
+            key = str(alert.scenario)
+            stats.by_scenario[key] = stats.by_scenario.get(key, 0) + 1
             yield alert

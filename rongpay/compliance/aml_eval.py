@@ -98,7 +98,7 @@ def evaluate(lines: Iterable[bytes], monitor: Monitor) -> EvalResult:
             case_of[event.id] = case_id
             result.cases.setdefault(case_id, str(typology))
         for alert in monitor.observe(event):
-            _score_alert(result, alert.scenario, alert.transactions, laundering, case_of)
+            _score_alert(result, str(alert.scenario), alert.transactions, laundering, case_of)
     return result
 
 
