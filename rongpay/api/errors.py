@@ -9,9 +9,11 @@ HTTP status codes live in this package only (CONVENTIONS.md).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -144,6 +146,13 @@ def install(app: FastAPI) -> None:
         log.error("database error", exc_info=exc)
         return error_response(_internal())
 
+    async def on_driver_unavailable(_: Request, exc: Exception) -> Response:
+        # The ledger's hot path talks to the DB-API cursor directly: its errors come unwrapped.
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(service_unavailable())
+
+    app.add_exception_handler(sqlite3.OperationalError, on_driver_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, on_driver_unavailable)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)

@@ -27,12 +27,12 @@ from rongpay.ledger.types import (
 
 
 def dumps(content: Any) -> bytes:
-    """orjson, falling back to the stdlib for what orjson refuses (integers over 64 bits
-    echoed back from a client's request)."""
+    """orjson, falling back to the stdlib for what orjson refuses in an echoed client value
+    (integers over 64 bits, lone UTF-16 surrogates)."""
     try:
         return orjson.dumps(content)
-    except TypeError:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, default=str).encode()
+    except TypeError:  # also orjson.JSONEncodeError, e.g. a lone surrogate in an echoed id
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, default=str).encode()
 
 
 def json_response(

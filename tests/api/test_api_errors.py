@@ -163,3 +163,21 @@ def test_genuine_bug_is_a_logged_500_in_the_error_shape(
 def test_admin_key_is_not_in_repr(db_url: str) -> None:
     app = create_app(db_url, admin_key=ADMIN_KEY)
     assert ADMIN_KEY not in repr(app.state.runtime.admin_key)
+
+
+def test_unstorable_text_gets_its_result_code(client: TestClient) -> None:
+    # PostgreSQL refuses NUL in text and UTF-8 has no lone surrogates: per-item codes, not 500s
+    body = (b'{"accounts": [{"id": 1, "ledger": "USD", "code": "x"},'
+            b' {"id": 2, "ledger": "USD", "code": "x", "owner": "a\\u0000b"},'
+            b' {"id": 3, "ledger": "USD", "code": "x", "owner": "\\ud800"},'
+            b' {"id": "\\udfff", "ledger": "USD", "code": "x"}]}')  # fmt: skip
+    r = client.post("/v1/ledger/accounts", content=body, headers=JSON)
+    assert r.status_code == 200, r.text
+    assert [x["result"] for x in r.json()["results"]] == [
+        "ok", "owner_invalid", "owner_invalid", "id_invalid"]  # fmt: skip
+    assert r.json()["results"][3]["id"] == "\udfff"
+    accounts(client, {"id": 9, "ledger": "USD", "code": "x"})
+    t = {"id": "t", "debit_account_id": 9, "credit_account_id": 1, "amount": 1,
+         "ledger": "USD", "code": "c"}  # fmt: skip
+    results = transfers(client, {**t, "user_data": "\x00"}, {**t, "id": "u", "user_data": "ok"})
+    assert results == ["user_data_invalid", "ok"]

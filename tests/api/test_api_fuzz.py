@@ -15,6 +15,7 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
     st.sampled_from(["USD", "JPY", "XXX", "1", "0", "a" * 70, "linked", "pending", "history"]),
     st.sampled_from([1, 2, 3, "1", "2", "t1", "t2"]),  # ids that exist: deeper checks run
+    st.sampled_from(["\x00", "a\x00", "\ud800", "\udfff x"]),  # text no database stores
 )  # fmt: skip
 json_values = st.recursive(
     scalars,
