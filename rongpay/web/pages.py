@@ -98,7 +98,7 @@ def _account_rows(ov: Overview) -> str:
     for a in ov.accounts:
         net = a.credits_posted - a.debits_posted
         rows.append(
-            f'<tr><td><a href="/v1/ledger/accounts/{escape(a.id)}">{escape(a.id)}</a></td>'
+            f"<tr><td>{escape(a.id)}</td>"
             f"<td>{escape(a.code)}</td><td>{escape(a.ledger)}</td>"
             f"<td>{escape(a.owner or '')}</td>"
             f"<td>{_flags(flag_names(a.flags, ACCOUNT_FLAG_BITS))}</td>"
@@ -117,7 +117,7 @@ def _transfer_rows(ov: Overview) -> str:
         ledger = t.ledger or ""
         rows.append(
             f'<tr><td class="muted">{_time(t.timestamp)}</td>'
-            f'<td><a href="/v1/ledger/transfers/{escape(t.id)}">{escape(t.id)}</a></td>'
+            f"<td>{escape(t.id)}</td>"
             f"<td>{escape(t.debit_account_id or '')} → {escape(t.credit_account_id or '')}</td>"
             f'<td class="n">{_money(t.amount, ledger)}</td><td>{escape(t.code or "")}</td>'
             f"<td>{_flags(flag_names(t.flags, TRANSFER_FLAG_BITS))}</td>"
