@@ -16,7 +16,15 @@ from rongpay.api import render, schemas
 from rongpay.api.deps import EngineDep, json_body, require_admin
 from rongpay.api.errors import ApiError, not_found, parameter_invalid
 from rongpay.ledger import service
-from rongpay.ledger.types import A_HISTORY, MAX_BATCH, MAX_INT_ID, parse_id
+from rongpay.ledger.types import (
+    A_HISTORY,
+    MAX_BATCH,
+    MAX_INT_ID,
+    T_PENDING,
+    PendingState,
+    Transfer,
+    parse_id,
+)
 from rongpay.ledger.writer import writer_for
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(require_admin)])
@@ -173,9 +181,13 @@ def list_account_transfers(
     return render.json_response({
         "object": "list",
         "url": f"/v1/ledger/accounts/{id}/transfers",
-        "data": [render.entry(e, account.id) for e in entries],
+        "data": [render.entry(e, account.id, _state(engine, e.transfer)) for e in entries],
         "has_more": len(page) > limit,
     })  # fmt: skip
+
+
+def _state(engine: Any, t: Transfer) -> PendingState | None:
+    return service.pending_state(engine, t.id) if t.flags & T_PENDING else None
 
 
 def parse_at(raw: str) -> int:

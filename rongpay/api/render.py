@@ -78,9 +78,9 @@ def transfer(t: Transfer, state: PendingState | None = None) -> dict[str, Any]:
     return out
 
 
-def entry(e: Entry, account_id: str) -> dict[str, Any]:
+def entry(e: Entry, account_id: str, state: PendingState | None = None) -> dict[str, Any]:
     """A statement line: the transfer, which side this account was on, the balance after."""
-    out = transfer(e.transfer)
+    out = transfer(e.transfer, state)
     out["direction"] = "debit" if e.transfer.debit_account_id == account_id else "credit"
     out["balance"] = {"debits_posted": e.debits_posted, "credits_posted": e.credits_posted}
     return out

@@ -175,3 +175,15 @@ def test_healthz(client: TestClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     assert r.json()["database"] in ("sqlite", "postgresql")
+
+
+def test_statement_shows_pending_state(client: TestClient) -> None:
+    accounts(client, USD_WALLET, USD_CASH)
+    transfers(client, _t("fund", "cash_usd", 1, 1_000))
+    transfers(client, _t("hold", 1, "cash_usd", 600, flags=["pending"]))
+    transfers(client, {"id": "cap", "pending_id": "hold", "flags": ["post_pending"]})
+    data = client.get("/v1/ledger/accounts/1/transfers").json()["data"]
+    assert [e["id"] for e in data] == ["cap", "hold", "fund"]
+    assert data[1]["pending_state"] == "posted" and "pending_state" not in data[0]
+    assert data[0]["balance"]["debits_posted"] == 600
+    assert data[1]["balance"]["debits_posted"] == 0
