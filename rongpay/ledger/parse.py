@@ -39,6 +39,19 @@ _ACCOUNT_FLAGS = {str(f): b for f, b in ACCOUNT_FLAG_BITS.items()}
 _CURRENCIES = money.currencies()
 
 
+def storable_text(value: object, min_len: int = 0) -> bool:
+    """Free text both engines store as given: PostgreSQL refuses NUL, UTF-8 lone surrogates."""
+    if not isinstance(value, str) or not min_len <= len(value) <= MAX_USER_DATA:
+        return False
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_flags(value: object, table: Mapping[str, int]) -> int | None:
     """A list of flag names (or a non-negative bitmask) to bits; None when malformed."""
     if value is None:
@@ -86,7 +99,7 @@ def parse_account(raw: object) -> tuple[Account | None, A, bool]:
     if code is None:
         return None, A.code_invalid, linked
     owner = raw.get("owner")
-    if owner is not None and not (isinstance(owner, str) and 0 < len(owner) <= MAX_USER_DATA):
+    if owner is not None and not storable_text(owner, min_len=1):
         return None, A.owner_invalid, linked
     return Account(id=aid, ledger=ledger, code=code, flags=flags, owner=owner), A.ok, linked
 
@@ -149,9 +162,7 @@ def _options(raw: Mapping[str, Any], flags: int) -> tuple[int, str | None, str |
         if code is None:
             return 0, None, None, R.code_invalid
     user_data = raw.get("user_data")
-    if user_data is not None and not (
-        isinstance(user_data, str) and len(user_data) <= MAX_USER_DATA
-    ):
+    if user_data is not None and not storable_text(user_data):
         return 0, None, None, R.user_data_invalid
     return timeout, code, user_data, None
 

@@ -34,6 +34,9 @@ OK = {"id": 1, "debit_account_id": 1, "credit_account_id": 2, "amount": 5}
         ({"timeout": 5}, "timeout_reserved_for_pending_transfer"),
         ({"code": "bad code!"}, "code_invalid"),
         ({"user_data": 5}, "user_data_invalid"),
+        ({"user_data": "a\x00b"}, "user_data_invalid"),
+        ({"user_data": "\ud800"}, "user_data_invalid"),
+        ({"user_data": "x" * 257}, "user_data_invalid"),
         ({"amount": -1}, "amount_invalid"),
         ({"amount": "5"}, "amount_invalid"),
         ({"amount": 5.0}, "amount_invalid"),
@@ -93,6 +96,7 @@ def test_linked_is_reported_even_when_malformed():
         ({"id": 1, "ledger": "usd", "code": "w"}, "ledger_invalid"),
         ({"id": 1, "ledger": "USD"}, "code_invalid"),
         ({"id": 1, "ledger": "USD", "code": "w", "owner": ""}, "owner_invalid"),
+        ({"id": 1, "ledger": "USD", "code": "w", "owner": "a\x00"}, "owner_invalid"),
     ],
 )
 def test_account_shape_codes(raw, code):
