@@ -50,34 +50,6 @@ def _batch(body: Any, key: str) -> list[Any]:
     return items
 
 
-TEXT_FIELDS = ("owner", "user_data")  # free text the ledger stores as given
-NOT_TEXT = False  # what replaces unstorable text: the ledger's parser then rejects the field
-
-
-def _storable(text: object) -> bool:
-    """Text both engines can store: PostgreSQL refuses NUL, and UTF-8 lone surrogates."""
-    if not isinstance(text, str):
-        return True
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _screened(items: list[Any]) -> list[Any]:
-    """ITEMS with unstorable free text replaced by a non-string, so the ledger answers with
-    that field's result code (owner_invalid, user_data_invalid) instead of the database
-    failing the whole group commit."""
-    out = []
-    for item in items:
-        bad = [f for f in TEXT_FIELDS if not _storable(item.get(f))]
-        out.append({**item, **dict.fromkeys(bad, NOT_TEXT)} if bad else item)
-    return out
-
-
 def _results(items: list[Any], codes: list[Any]) -> Response:
     results = [
         {"id": item.get("id"), "result": str(code)} for item, code in zip(items, codes, strict=True)
@@ -95,7 +67,7 @@ def _results(items: list[Any], codes: list[Any]) -> Response:
 def create_accounts(engine: EngineDep, body: Annotated[Any, Depends(json_body)]) -> Response:
     """One result per item, in order: `ok`, `exists` or the reason code."""
     items = _batch(body, "accounts")
-    return _results(items, service.create_accounts(engine, _screened(items)))
+    return _results(items, service.create_accounts(engine, items))
 
 
 @router.post(
@@ -108,7 +80,7 @@ def create_accounts(engine: EngineDep, body: Annotated[Any, Depends(json_body)])
 def create_transfers(engine: EngineDep, body: Annotated[Any, Depends(json_body)]) -> Response:
     """Linked chains commit whole or not at all; each other item is judged on its own."""
     items = _batch(body, "transfers")
-    parsed = service.parse_transfers(_screened(items))
+    parsed = service.parse_transfers(items)
     return _results(items, writer_for(engine).submit(parsed))
 
 
