@@ -1,0 +1,278 @@
+"""Behavioural features computed online, from history only.
+
+`FeatureState.observe(event)` returns the feature vector of EVENT computed from the events
+before it, then folds EVENT into the state: a score can never see the future. Windows run from
+ten minutes to a week; per-account habit maps (devices, IPs, payees, countries) are capped; idle
+entities are swept, so memory stays bounded however long the stream runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rongpay.risk.event import Event
+from rongpay.risk.reference import HIGH_RISK_COUNTRIES, RISKY_MCCS, SMALL_AMOUNT_CNY, amount_cny
+from rongpay.risk.windows import Distinct, Timeline, bump
+
+FEATURES: tuple[str, ...] = (
+    "amount_log", "type_code", "channel_code", "mcc_code", "mcc_risky", "cross_border",
+    "payee_country_high_risk", "new_currency_for_payer",
+    "payer_cnt_10m", "payer_cnt_1h", "payer_cnt_24h", "payer_cnt_7d", "payer_sum_1h_log",
+    "payer_sum_24h_log", "payer_small_cnt_1h", "payer_distinct_payees_24h",
+    "payer_distinct_devices_24h", "payer_secs_since_last_log", "payer_age_days",
+    "payer_n_events_log", "amount_z", "amount_vs_max_log", "hour_habit", "new_device_for_payer",
+    "new_ip_for_payer", "new_payee_for_payer", "new_country_for_payer", "payer_in_sum_7d_log",
+    "payer_out_24h_vs_in_7d",
+    "device_cnt_1h", "device_distinct_payers_24h", "device_distinct_payers_7d", "device_age_log",
+    "ip_cnt_1h", "ip_distinct_payers_24h", "ip_age_log",
+    "payee_cnt_10m", "payee_cnt_1h", "payee_distinct_payers_24h", "payee_age_days",
+    "payee_in_sum_24h_log", "payee_n_events_log",
+)  # fmt: skip
+INDEX = {name: i for i, name in enumerate(FEATURES)}
+TYPE_CODE = {"payment": 0, "transfer": 1, "topup": 2, "withdrawal": 3, "refund": 4}
+CHANNEL_CODE = {"card": 0, "wallet": 1, "bank": 2, "qr": 3, "nfc": 4, "pos": 5}
+DAY_S, HOUR_S, MIN10_S, WEEK_S = 86400.0, 3600.0, 600.0, 7 * 86400.0
+HABIT_CAPS = {"devices": 32, "ips": 64, "payees": 256, "countries": 32, "currencies": 16}
+MIN_STD_LOG = 0.5  # a customer who always pays the same amount still has some spread
+
+
+class Account:
+    """What we know of one account, as payer and as payee; its profile is queryable."""
+
+    __slots__ = (
+        "countries", "currencies", "devices", "devices24", "first_ts", "hours", "inflow",
+        "ips", "last_out_ts", "last_ts", "m2", "max_log", "mean", "n", "out", "payees",
+        "payees24", "payers24", "small",
+    )  # fmt: skip
+
+    def __init__(self, ts: float) -> None:
+        self.out, self.inflow, self.small = Timeline(), Timeline(), Timeline()
+        self.payees24, self.payers24, self.devices24 = (
+            Distinct(DAY_S),
+            Distinct(DAY_S),
+            Distinct(DAY_S),
+        )
+        self.n, self.mean, self.m2, self.max_log = 0, 0.0, 0.0, 0.0
+        self.first_ts, self.last_ts, self.last_out_ts = ts, ts, -1.0
+        self.hours = [0] * 24
+        self.devices: dict[str, int] = {}
+        self.ips: dict[str, int] = {}
+        self.payees: dict[str, int] = {}
+        self.countries: dict[str, int] = {}
+        self.currencies: dict[str, int] = {}
+
+
+class Endpoint:
+    """A device or an IP address: who used it, how often, since when."""
+
+    __slots__ = ("first_ts", "last_ts", "payers7d", "payers24", "tl")
+
+    def __init__(self, ts: float) -> None:
+        self.tl = Timeline()
+        self.payers24, self.payers7d = Distinct(DAY_S), Distinct(WEEK_S)
+        self.first_ts, self.last_ts = ts, ts
+
+
+@dataclass(frozen=True, slots=True)
+class StateLimits:
+    """Written limits on the state: entity counts and how long an idle entity is kept."""
+
+    max_accounts: int = 1_000_000
+    max_endpoints: int = 1_000_000
+    account_idle_s: float = 180 * DAY_S
+    endpoint_idle_s: float = 30 * DAY_S
+    sweep_every: int = 65_536
+
+
+def _log(x: float) -> float:
+    return math.log1p(x) if x > 0 else 0.0
+
+
+def _age_log(now: float, first: float | None) -> float:
+    return -1.0 if first is None else math.log1p(max(0.0, now - first))
+
+
+class FeatureState:
+    """All online state; `observe` is the one way in (features first, then the update)."""
+
+    def __init__(self, limits: StateLimits | None = None) -> None:
+        self.limits = limits or StateLimits()
+        self.accounts: dict[str, Account] = {}
+        self.devices: dict[str, Endpoint] = {}
+        self.ips: dict[str, Endpoint] = {}
+        self.now = float("-inf")
+        self.seen = 0
+
+    def observe(self, event: Event) -> list[float]:
+        """The feature vector of EVENT from history only; then remember EVENT."""
+        now = max(event.ts_s, self.now)  # a late event is placed at "now", never in the past
+        amt = amount_cny(event.amount_minor, event.currency)
+        payer = self.accounts.get(event.payer)
+        payee = self.accounts.get(event.payee) if event.payee != event.payer else payer
+        device = self.devices.get(event.device_id) if event.device_id else None
+        ip = self.ips.get(event.ip) if event.ip else None
+        x = self._event_features(event, payer, amt)
+        x += self._payer_features(event, payer, now, amt)
+        x += _endpoint_features(device, now, event.device_id is not None, True)
+        x += _endpoint_features(ip, now, event.ip is not None, False)
+        x += _payee_features(payee, now)
+        self._update(event, now, amt)
+        return x
+
+    def _event_features(self, ev: Event, payer: Account | None, amt: float) -> list[float]:
+        mcc = ev.mcc
+        new_currency = 0.0
+        if payer is not None and payer.n > 0:
+            new_currency = 0.0 if ev.currency in payer.currencies else 1.0
+        return [
+            _log(amt),
+            float(TYPE_CODE[ev.type]),
+            float(CHANNEL_CODE.get(ev.channel or "", -1)),
+            float(mcc) if mcc else -1.0,
+            1.0 if mcc in RISKY_MCCS else 0.0,
+            1.0
+            if ev.payer_country and ev.payee_country and ev.payer_country != ev.payee_country
+            else 0.0,
+            1.0
+            if ev.payee_country in HIGH_RISK_COUNTRIES or ev.payer_country in HIGH_RISK_COUNTRIES
+            else 0.0,
+            new_currency,
+        ]
+
+    def _payer_features(
+        self, ev: Event, acc: Account | None, now: float, amt: float
+    ) -> list[float]:
+        if acc is None:
+            new_dev, new_ip = float(ev.device_id is not None), float(ev.ip is not None)
+            new_country = float(ev.payee_country is not None)
+            head = [0.0] * 9 + [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
+            return [*head, new_dev, new_ip, 1.0, new_country, 0.0, 0.0]
+        out = acc.out
+        log_amt = _log(amt)
+        z, vs_max = 0.0, 0.0
+        if acc.n >= 3:
+            std = max(MIN_STD_LOG, math.sqrt(acc.m2 / (acc.n - 1)))
+            z = (log_amt - acc.mean) / std
+        if acc.n >= 1:
+            vs_max = log_amt - acc.max_log
+        hour = int(now // HOUR_S) % 24
+        hours = acc.hours
+        habit = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / acc.n if acc.n else 0.0
+        in7 = acc.inflow.sum_since(now - WEEK_S)
+        out24 = out.sum_since(now - DAY_S)
+        since = now - acc.last_out_ts if acc.last_out_ts >= 0 else -1.0
+        return [
+            float(out.count_since(now - MIN10_S)), float(out.count_since(now - HOUR_S)),
+            float(out.count_since(now - DAY_S)), float(out.count_since(now - WEEK_S)),
+            _log(out.sum_since(now - HOUR_S)), _log(out24),
+            float(acc.small.count_since(now - HOUR_S)),
+            float(acc.payees24.count(now)), float(acc.devices24.count(now)),
+            _log(since) if since >= 0 else -1.0,
+            (now - acc.first_ts) / DAY_S,
+            _log(acc.n), z, vs_max, habit,
+            _new(acc.devices, ev.device_id), _new(acc.ips, ev.ip), _new(acc.payees, ev.payee),
+            _new(acc.countries, ev.payee_country),
+            _log(in7), _log(out24 + amt) - _log(in7),
+        ]  # fmt: skip
+
+    def _update(self, ev: Event, now: float, amt: float) -> None:
+        payer = self._account(ev.payer, now)
+        payer.last_ts = payer.last_out_ts = now
+        payer.out.add(now, amt)
+        if amt < SMALL_AMOUNT_CNY:
+            payer.small.add(now, 1.0)
+        payer.payees24.observe(ev.payee, now)
+        log_amt = _log(amt)
+        payer.n += 1
+        delta = log_amt - payer.mean
+        payer.mean += delta / payer.n
+        payer.m2 += delta * (log_amt - payer.mean)
+        payer.max_log = max(payer.max_log, log_amt)
+        payer.hours[int(now // HOUR_S) % 24] += 1
+        bump(payer.payees, ev.payee, HABIT_CAPS["payees"])
+        bump(payer.currencies, ev.currency, HABIT_CAPS["currencies"])
+        if ev.payee_country:
+            bump(payer.countries, ev.payee_country, HABIT_CAPS["countries"])
+        if ev.device_id:
+            payer.devices24.observe(ev.device_id, now)
+            bump(payer.devices, ev.device_id, HABIT_CAPS["devices"])
+            _touch(self._endpoint(self.devices, ev.device_id, now), ev.payer, now)
+        if ev.ip:
+            bump(payer.ips, ev.ip, HABIT_CAPS["ips"])
+            _touch(self._endpoint(self.ips, ev.ip, now), ev.payer, now)
+        if ev.payee != ev.payer or ev.type == "topup":
+            payee = self._account(ev.payee, now)
+            payee.last_ts = now
+            payee.inflow.add(now, amt)
+            payee.payers24.observe(ev.payer, now)
+        self.now = now
+        self.seen += 1
+        if self.seen % self.limits.sweep_every == 0:
+            self.sweep()
+
+    def _account(self, key: str, now: float) -> Account:
+        acc = self.accounts.get(key)
+        if acc is None:
+            acc = self.accounts[key] = Account(now)
+        return acc
+
+    def _endpoint(self, table: dict[str, Endpoint], key: str, now: float) -> Endpoint:
+        ep = table.get(key)
+        if ep is None:
+            ep = table[key] = Endpoint(now)
+        return ep
+
+    def sweep(self) -> None:
+        """Forget idle entities, then the least recently seen beyond the limits."""
+        lim = self.limits
+        self.accounts = _prune(self.accounts, self.now - lim.account_idle_s, lim.max_accounts)
+        self.devices = _prune(self.devices, self.now - lim.endpoint_idle_s, lim.max_endpoints)
+        self.ips = _prune(self.ips, self.now - lim.endpoint_idle_s, lim.max_endpoints)
+
+
+def _prune(table: dict, cutoff: float, limit: int) -> dict:  # type: ignore[type-arg]
+    kept = {k: v for k, v in table.items() if v.last_ts > cutoff}
+    if len(kept) > limit:
+        newest = sorted(kept.items(), key=lambda kv: kv[1].last_ts)[-limit:]
+        kept = dict(newest)
+    return kept
+
+
+def _new(habits: dict[str, int], key: str | None) -> float:
+    if key is None:
+        return 0.0
+    return 0.0 if key in habits else 1.0
+
+
+def _touch(ep: Endpoint, payer: str, now: float) -> None:
+    ep.tl.add(now, 1.0)
+    ep.payers24.observe(payer, now)
+    ep.payers7d.observe(payer, now)
+    ep.last_ts = now
+
+
+def _endpoint_features(ep: Endpoint | None, now: float, present: bool, device: bool) -> list[float]:
+    if ep is None:
+        missing = 0.0 if present else -1.0
+        return [missing, missing, missing, -1.0] if device else [missing, missing, -1.0]
+    cnt = float(ep.tl.count_since(now - HOUR_S))
+    p24 = float(ep.payers24.count(now))
+    age = _age_log(now, ep.first_ts)
+    if device:
+        return [cnt, p24, float(ep.payers7d.count(now)), age]
+    return [cnt, p24, age]
+
+
+def _payee_features(acc: Account | None, now: float) -> list[float]:
+    if acc is None:
+        return [0.0, 0.0, 0.0, -1.0, 0.0, 0.0]
+    inflow = acc.inflow
+    return [
+        float(inflow.count_since(now - MIN10_S)),
+        float(inflow.count_since(now - HOUR_S)),
+        float(acc.payers24.count(now)),
+        (now - acc.first_ts) / DAY_S,
+        _log(inflow.sum_since(now - DAY_S)),
+        _log(acc.n + len(inflow.ts) - inflow.head),
+    ]

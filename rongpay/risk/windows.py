@@ -1,0 +1,108 @@
+"""Sliding-window building blocks with written limits: a timeline and a distinct-key window.
+
+Both drop entries older than their span as time moves on, and both cap how many entries they
+keep, so a merchant with a million payers costs the same memory as one with a thousand (its
+counts are then floors, which is what a detector needs anyway: "at least this many").
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import OrderedDict
+
+TIMELINE_SPAN_S = 7 * 86400
+TIMELINE_CAP = 4096
+DISTINCT_CAP = 4096
+COMPACT_AFTER = 256
+
+
+class Timeline:
+    """Event times and running value sums over the last TIMELINE_SPAN_S, for windowed counts."""
+
+    __slots__ = ("cum", "head", "ts")
+
+    def __init__(self) -> None:
+        self.ts: list[float] = []
+        self.cum: list[float] = [0.0]  # cum[i]: sum of values before index i
+        self.head = 0
+
+    def add(self, ts: float, value: float) -> None:
+        self.ts.append(ts)
+        self.cum.append(self.cum[-1] + value)
+        cutoff = ts - TIMELINE_SPAN_S
+        head = bisect_right(self.ts, cutoff, self.head)
+        head = max(head, len(self.ts) - TIMELINE_CAP)
+        if head > COMPACT_AFTER and head * 2 > len(self.ts):
+            del self.ts[:head]
+            del self.cum[:head]
+            head = 0
+        self.head = head
+
+    def count_since(self, cutoff: float) -> int:
+        """Events strictly after CUTOFF."""
+        return len(self.ts) - bisect_right(self.ts, cutoff, self.head)
+
+    def sum_since(self, cutoff: float) -> float:
+        return self.cum[-1] - self.cum[bisect_right(self.ts, cutoff, self.head)]
+
+    def dump(self) -> list[list[float]]:
+        base = self.cum[self.head]
+        return [self.ts[self.head :], [c - base for c in self.cum[self.head + 1 :]]]
+
+    @classmethod
+    def load(cls, data: list[list[float]]) -> Timeline:
+        tl = cls()
+        tl.ts = list(data[0])
+        tl.cum = [0.0, *data[1]]
+        return tl
+
+
+class Distinct:
+    """Keys seen in the last SPAN seconds, oldest first, for distinct counts."""
+
+    __slots__ = ("keys", "span")
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        self.keys: OrderedDict[str, float] = OrderedDict()
+
+    def count(self, now: float) -> int:
+        self._expire(now)
+        return len(self.keys)
+
+    def observe(self, key: str, ts: float) -> None:
+        keys = self.keys
+        keys[key] = ts
+        keys.move_to_end(key)
+        if len(keys) > DISTINCT_CAP:
+            keys.popitem(last=False)
+
+    def _expire(self, now: float) -> None:
+        keys, cutoff = self.keys, now - self.span
+        while keys:
+            first = next(iter(keys))
+            if keys[first] > cutoff:
+                break
+            del keys[first]
+
+    def dump(self) -> list[tuple[str, float]]:
+        return list(self.keys.items())
+
+    @classmethod
+    def load(cls, span: float, items: list[list[object]]) -> Distinct:
+        d = cls(span)
+        for key, ts in items:
+            d.keys[str(key)] = float(ts)  # type: ignore[arg-type]
+        return d
+
+
+def bump(counts: dict[str, int], key: str, cap: int) -> bool:
+    """Count KEY in a capped habit map; True when KEY was new. The oldest key makes room."""
+    seen = counts.get(key)
+    if seen is None:
+        if len(counts) >= cap:
+            del counts[next(iter(counts))]
+        counts[key] = 1
+        return True
+    counts[key] = seen + 1
+    return False
