@@ -4,7 +4,8 @@
 Exit codes (all compliance commands): 0 done; 1 a finding the caller asked to fail on
 (`screen --fail-on-match`, `aml eval --check` below target, `kyc check` refused, `kyc doc` invalid);
 2 bad arguments or an unreadable file; 3 a malformed sanctions list (nothing loaded);
-4 some input lines were rejected (each named on stderr), the rest processed.
+4 some input lines were rejected (each named on stderr), the rest processed;
+5 the case/complaint workflow forbids the action (four eyes, closed case, wrong status).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXIT_FINDING = 1
 EXIT_USAGE = 2
 EXIT_BAD_LIST = 3
 EXIT_BAD_LINES = 4
+EXIT_WORKFLOW = 5
 
 
 def _fraction(text: str) -> float:
@@ -256,19 +258,392 @@ def _print_eval(report: dict[str, Any]) -> None:
 
 
 def _register_kyc(commands: Any) -> None:
-    del commands
+    p = commands.add_parser("kyc", help="KYC limit checks and identity document checks")
+    sub = p.add_subparsers(dest="kyc_command", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="may this customer pay this amount? (exit 1: refused)")
+    check.add_argument("--tier", required=True, help="unverified | basic | full")
+    check.add_argument("--rating", default="low", help="low | medium | high (low)")
+    check.add_argument("--amount", required=True, help='e.g. "1234.56 CNY"')
+    check.add_argument("--spent-today", default="0 CNY", help="already spent today")
+    check.add_argument("--spent-year", default="0 CNY", help="already spent this year")
+    check.set_defaults(func=cmd_kyc_check)
+    doc = sub.add_parser("doc", help="validate a document (exit 1: invalid)")
+    doc.add_argument("kind", choices=["cn_resident_id", "passport_mrz", "iban"])
+    doc.add_argument("value", help="the number, the IBAN, or the two MRZ lines")
+    doc.set_defaults(func=cmd_kyc_doc)
+
+
+def _money_cny(text: str) -> int:
+    from rongpay.compliance.reference import cny_factors, to_cny_minor
+    from rongpay.money import MoneyError, parse
+
+    try:
+        money = parse(text)
+    except MoneyError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    if money.currency not in cny_factors():
+        raise CliError(f"no reference CNY rate for {money.currency}", EXIT_USAGE)
+    return to_cny_minor(money.minor, money.currency)
+
+
+def cmd_kyc_check(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.compliance import kyc
+    from rongpay.compliance.errors import InvalidInput
+    from rongpay.money import MoneyError, parse
+
+    try:
+        tier, rating = kyc.parse_tier(args.tier), kyc.parse_rating(args.rating)
+        amount = parse(args.amount)
+    except (InvalidInput, MoneyError) as exc:
+        raise CliError(getattr(exc, "message", str(exc)), EXIT_USAGE) from exc
+    spent = kyc.SpendTotals(_money_cny(args.spent_today), _money_cny(args.spent_year))
+    decision = kyc.check_limit(tier, rating, spent, amount.minor, amount.currency)
+    print(orjson.dumps(decision.to_json()).decode())
+    return 0 if decision.allowed else EXIT_FINDING
+
+
+def cmd_kyc_doc(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.compliance.documents import DocumentKind, check_document
+
+    result = check_document(DocumentKind(args.kind), args.value)
+    print(orjson.dumps(result.to_json()).decode())
+    return 0 if result.valid else EXIT_FINDING
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from rongpay.store import engine as store_engine
+
+    try:
+        return store_engine.create(store_engine.database_url(args.db))
+    except store_engine.DatabaseUrlError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def _service(call: Any) -> Any:
+    """Run a service call, turning its errors into CLI errors with documented exit codes."""
+    from rongpay.compliance.errors import InvalidInput, NotFound, WorkflowError
+
+    try:
+        return call()
+    except WorkflowError as exc:
+        raise CliError(f"{exc.message} [{exc.code}]", EXIT_WORKFLOW) from exc
+    except (InvalidInput, NotFound) as exc:
+        raise CliError(exc.message, EXIT_USAGE) from exc
+
+
+def _print(obj: Any, as_json: bool) -> None:
+    import orjson
+
+    if as_json:
+        print(orjson.dumps(obj).decode())
+    else:
+        print(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode())
 
 
 def _register_cases(commands: Any) -> None:
-    del commands
+    p = commands.add_parser("cases", help="AML cases: import alerts, investigate, close")
+    sub = p.add_subparsers(dest="cases_command", metavar="ACTION", required=True)
+
+    def add(name: str, help_text: str, func: Any, *, case: bool = True, by: bool = True) -> Any:
+        q = sub.add_parser(name, help=help_text)
+        if case:
+            q.add_argument("case_id", metavar="CASE")
+        if by:
+            q.add_argument("--by", required=True, metavar="USER", help="who acts")
+        add_db_option(q)
+        q.set_defaults(func=func)
+        return q
+
+    imp = add("import", "open a case per new alert (aml scan output)", cmd_cases_import, case=False)
+    imp.add_argument("alerts", metavar="ALERTS.jsonl")
+    imp.add_argument("--events", metavar="EVENTS.jsonl", help="attach these transactions")
+    lst = add("list", "list cases", cmd_cases_list, case=False, by=False)
+    lst.add_argument("--status")
+    lst.add_argument("--assignee")
+    lst.add_argument("--limit", type=_positive, default=100)
+    lst.add_argument("--json", action="store_true")
+    show = add("show", "a case with alerts, evidence and its action log", cmd_cases_show, by=False)
+    show.add_argument("--json", action="store_true")
+    add("assign", "assign to an analyst", cmd_cases_assign).add_argument("--to", required=True)
+    add("start", "start investigating (you become the investigator)", cmd_cases_start)
+    add("note", "add a note", cmd_cases_note).add_argument("--text", required=True)
+    add("escalate", "escalate to the MLRO", cmd_cases_escalate).add_argument(
+        "--reason", required=True
+    )
+    close = add("close", "close (four eyes: not by the investigator)", cmd_cases_close)
+    close.add_argument(
+        "--as", dest="outcome", required=True, choices=["reported", "false_positive"]
+    )
+    close.add_argument("--reason", required=True)
+
+
+def _read_jsonl(path: str, what: str) -> list[dict[str, Any]]:
+    import orjson
+
+    out = []
+    try:
+        with open(path, "rb") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise CliError(f"{path}: line {n}: not valid JSON ({exc})", EXIT_USAGE) from exc
+                if not isinstance(obj, dict):
+                    raise CliError(f"{path}: line {n}: not a JSON object", EXIT_USAGE)
+                out.append(obj)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read {what}: {exc.strerror}", EXIT_USAGE) from exc
+    return out
+
+
+def cmd_cases_import(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    alerts = _read_jsonl(args.alerts, "alerts")
+    events: dict[str, Any] = {}
+    if args.events:
+        wanted = {t for a in alerts for t in a.get("transactions", []) if isinstance(t, str)}
+        events = {e["id"]: e for e in _read_jsonl(args.events, "events") if e.get("id") in wanted}
+    engine = _engine(args)
+    opened = _service(lambda: cases.import_alerts(engine, alerts, by=args.by, events=events))
+    print(f"opened {len(opened)} case(s) from {len(alerts)} alert(s)")
+    for case_id in opened:
+        print(case_id)
+    return 0
+
+
+def cmd_cases_list(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    status = _service(lambda: cases.parse_status(args.status)) if args.status else None
+    engine = _engine(args)
+    found = cases.list_cases(engine, status=status, assignee=args.assignee, limit=args.limit)
+    for c in found:
+        if args.json:
+            _print(c.to_json(), True)
+        else:
+            print(f"{c.id}  {c.status:22s} {c.assignee or '-':12s} {c.title[:70]}")
+    return 0
+
+
+def cmd_cases_show(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    engine = _engine(args)
+    _print(_service(lambda: cases.get_case(engine, args.case_id)).to_json(), args.json)
+    return 0
+
+
+def _case_action(args: argparse.Namespace, call: Any) -> int:
+    engine = _engine(args)
+    result = _service(lambda: call(engine))
+    if result is not None:
+        print(f"{result.id} {result.status}")
+    else:
+        print(f"{args.case_id} updated")
+    return 0
+
+
+def cmd_cases_assign(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    return _case_action(args, lambda e: cases.assign(e, args.case_id, to=args.to, by=args.by))
+
+
+def cmd_cases_start(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    return _case_action(args, lambda e: cases.start(e, args.case_id, by=args.by))
+
+
+def cmd_cases_note(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    return _case_action(args, lambda e: cases.add_note(e, args.case_id, by=args.by, text=args.text))
+
+
+def cmd_cases_escalate(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    return _case_action(
+        args, lambda e: cases.escalate(e, args.case_id, by=args.by, reason=args.reason)
+    )
+
+
+def cmd_cases_close(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    outcome = cases.Outcome(args.outcome)
+    return _case_action(
+        args,
+        lambda e: cases.close(e, args.case_id, by=args.by, outcome=outcome, reason=args.reason),
+    )
 
 
 def _register_reports(commands: Any) -> None:
-    del commands
+    p = commands.add_parser("reports", help="STR, daily large-value and complaints reports")
+    sub = p.add_subparsers(dest="reports_command", metavar="KIND", required=True)
+    s = sub.add_parser("str", help="suspicious transaction report of a case (JSON + HTML)")
+    s.add_argument("case_id", metavar="CASE")
+    lv = sub.add_parser("lvtr", help="daily large-value transaction report (JSON + HTML)")
+    lv.add_argument("events", metavar="EVENTS.jsonl")
+    lv.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    lv.add_argument("--utc-offset", type=int, default=8, metavar="H", help="local time (8)")
+    cr = sub.add_parser("complaints", help="complaints received in a period (JSON + HTML)")
+    cr.add_argument("--from", dest="since", required=True, metavar="YYYY-MM-DD")
+    cr.add_argument("--to", dest="until", required=True, metavar="YYYY-MM-DD", help="exclusive")
+    for q, func in ((s, cmd_reports_str), (lv, cmd_reports_lvtr), (cr, cmd_reports_complaints)):
+        q.add_argument("--by", required=True, metavar="USER")
+        q.add_argument("--out", default=".", metavar="DIR", help="where to write (.)")
+        add_db_option(q)
+        q.set_defaults(func=func)
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{text!r} is not a date (YYYY-MM-DD)", EXIT_USAGE) from None
+
+
+def _write(report: Any, out: str) -> None:
+    from rongpay.compliance.reports import write_report
+
+    json_path, html_path = _service(lambda: write_report(report, out))
+    print(json_path)
+    print(html_path)
+
+
+def cmd_reports_str(args: argparse.Namespace) -> int:
+    from rongpay.compliance.reports import suspicious_transaction_report
+
+    engine = _engine(args)
+    _write(
+        _service(lambda: suspicious_transaction_report(engine, args.case_id, by=args.by)), args.out
+    )
+    return 0
+
+
+def cmd_reports_lvtr(args: argparse.Namespace) -> int:
+    from rongpay.compliance.reports import large_value_report
+
+    day = _date(args.date)
+    engine = _engine(args)
+    fh = _open_events(args.events)
+    try:
+        report, bad = _service(
+            lambda: large_value_report(engine, fh, day, by=args.by, utc_offset_h=args.utc_offset)
+        )
+    finally:
+        fh.close()
+    for message in bad:
+        print(f"rongpay: {args.events}: {message}", file=sys.stderr)
+    _write(report, args.out)
+    return EXIT_BAD_LINES if bad else 0
+
+
+def cmd_reports_complaints(args: argparse.Namespace) -> int:
+    from rongpay.compliance.reports import complaints_report
+
+    since, until = _date(args.since), _date(args.until)
+    engine = _engine(args)
+    _write(_service(lambda: complaints_report(engine, since, until, by=args.by)), args.out)
+    return 0
 
 
 def _register_complaints(commands: Any) -> None:
-    del commands
+    from rongpay.compliance.complaints import CATEGORIES, CHANNELS
+
+    p = commands.add_parser("complaints", help="consumer complaints: intake and resolution")
+    sub = p.add_subparsers(dest="complaints_command", metavar="ACTION", required=True)
+    new = sub.add_parser("open", help="record a complaint (deadline 15 days)")
+    new.add_argument("--customer", required=True)
+    new.add_argument("--category", required=True, choices=sorted(CATEGORIES))
+    new.add_argument("--channel", default="app", choices=sorted(CHANNELS))
+    new.add_argument("--text", required=True, help="what the customer says")
+    new.add_argument("--deadline-days", type=_positive, default=15)
+    take = sub.add_parser("take", help="start handling a complaint")
+    take.add_argument("complaint_id", metavar="ID")
+    res = sub.add_parser("resolve", help="resolve a complaint")
+    res.add_argument("complaint_id", metavar="ID")
+    res.add_argument("--resolution", required=True)
+    lst = sub.add_parser("list", help="list complaints (overdue ones flagged)")
+    lst.add_argument("--json", action="store_true")
+    for q, func in (
+        (new, cmd_complaints_open),
+        (take, cmd_complaints_take),
+        (res, cmd_complaints_resolve),
+        (lst, cmd_complaints_list),
+    ):
+        if q is not lst:
+            q.add_argument("--by", required=True, metavar="USER")
+        add_db_option(q)
+        q.set_defaults(func=func)
+
+
+def _show_complaint(c: Any) -> int:
+    flag = " OVERDUE" if c.to_json()["overdue"] else ""
+    print(f"{c.id} {c.status} due {c.due_at}{flag}")
+    return 0
+
+
+def cmd_complaints_open(args: argparse.Namespace) -> int:
+    from rongpay.compliance import complaints
+
+    engine = _engine(args)
+    return _show_complaint(
+        _service(
+            lambda: complaints.open_complaint(
+                engine,
+                customer=args.customer,
+                category=args.category,
+                description=args.text,
+                channel=args.channel,
+                by=args.by,
+                deadline_days=args.deadline_days,
+            )
+        )
+    )
+
+
+def cmd_complaints_take(args: argparse.Namespace) -> int:
+    from rongpay.compliance import complaints
+
+    engine = _engine(args)
+    return _show_complaint(_service(lambda: complaints.take(engine, args.complaint_id, by=args.by)))
+
+
+def cmd_complaints_resolve(args: argparse.Namespace) -> int:
+    from rongpay.compliance import complaints
+
+    engine = _engine(args)
+    return _show_complaint(
+        _service(
+            lambda: complaints.resolve(
+                engine, args.complaint_id, by=args.by, resolution=args.resolution
+            )
+        )
+    )
+
+
+def cmd_complaints_list(args: argparse.Namespace) -> int:
+    from rongpay.compliance import complaints
+
+    engine = _engine(args)
+    for c in complaints.list_complaints(engine):
+        if args.json:
+            _print(c.to_json(), True)
+        else:
+            _show_complaint(c)
+    return 0
 
 
 # --- bench ----------------------------------------------------------------------------------

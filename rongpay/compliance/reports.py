@@ -1,0 +1,292 @@
+"""Regulatory reports as structured JSON (each with a published JSON Schema) plus readable HTML.
+
+- Suspicious transaction report (STR), one per case: subjects, alerts, the transactions in
+  evidence, the analysts' narrative and the case's action log. Schema: `schemas/str.schema.json`.
+- Daily large-value transaction report (LVTR): every transaction of one day (Beijing time by
+  default) at or above the reporting threshold (50,000 CNY or its equivalent).
+  Schema: `schemas/lvtr.schema.json`.
+- Complaints report over a period: counts, overdue and late ones, each complaint.
+  Schema: `schemas/complaints.schema.json`.
+
+Every generated report is stored whole in `compliance_reports` with its SHA-256, and an STR
+is also an action in its case's log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+
+from rongpay.compliance import store
+from rongpay.compliance.aml_params import LargeValueParams
+from rongpay.compliance.cases import Action, _actor, get_case, next_id, record
+from rongpay.compliance.complaints import list_complaints
+from rongpay.compliance.errors import EventFormatError, InvalidInput
+from rongpay.compliance.events import read_events
+from rongpay.compliance.reference import to_cny_minor
+from rongpay.store.uow import unit_of_work
+
+SCHEMAS = Path(__file__).parent / "schemas"
+INSTITUTION = {"name": "rongpay demo payment institution", "code": "RONGPAY-DEMO"}
+SCHEMA_IDS = {
+    "str": "https://rongpay.dev/schemas/compliance/str.schema.json",
+    "lvtr": "https://rongpay.dev/schemas/compliance/lvtr.schema.json",
+    "complaints": "https://rongpay.dev/schemas/compliance/complaints.schema.json",
+}
+MAX_LVTR_ROWS = 1_000_000
+EVENT_FIELDS = (
+    "id",
+    "ts",
+    "type",
+    "amount_minor",
+    "currency",
+    "payer",
+    "payee",
+    "payer_country",
+    "payee_country",
+    "channel",
+)
+
+
+def rfc3339(ts_s: int) -> str:
+    return datetime.fromtimestamp(ts_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _save(engine: Engine, kind: str, body: dict[str, Any], by: str, case_id: str | None) -> None:
+    text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+    with unit_of_work(engine) as conn:
+        conn.execute(
+            store.reports.insert().values(
+                id=body["report_id"],
+                kind=kind,
+                case_id=case_id,
+                created_by=by,
+                created_at=int(time.time()),
+                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                body=text,
+            )
+        )
+        if case_id is not None:
+            record(conn, case_id, by, Action.REPORT, report_id=body["report_id"], kind=kind)
+
+
+def _report_id(engine: Engine, prefix: str) -> str:
+    with unit_of_work(engine) as conn:
+        return next_id(conn, f"report_{prefix.lower()}", prefix)
+
+
+def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> dict[str, Any]:
+    """The STR of a case (any status but closed as false positive), stored and logged."""
+    actor = _actor(by)
+    case_file = get_case(engine, case_id)
+    case = case_file.case
+    if case.status == "closed_false_positive":
+        raise InvalidInput(f"case {case_id} was closed as a false positive: nothing to report")
+    transactions = [
+        _transaction(e["data"]) for e in case_file.evidence if e["kind"] == "transaction"
+    ]
+    notes = [a["detail"].get("text", "") for a in case_file.actions if a["action"] == "note"]
+    subjects = {case.subject: "subject"}
+    for alert in case_file.alerts:
+        for account in alert["accounts"]:
+            subjects.setdefault(account, "counterparty")
+    body = {
+        "$schema": SCHEMA_IDS["str"],
+        "report_type": "suspicious_transaction_report",
+        "report_id": _report_id(engine, "STR"),
+        "generated_at": rfc3339(int(time.time())),
+        "generated_by": actor,
+        "reporting_institution": INSTITUTION,
+        "case": case.to_json(),
+        "subjects": [{"account": a, "role": r} for a, r in subjects.items()],
+        "suspicion": {
+            "scenarios": sorted({a["scenario"] for a in case_file.alerts}),
+            "alerts": [
+                {k: a[k] for k in ("alert_id", "scenario", "score", "summary")}
+                for a in case_file.alerts
+            ],
+            "narrative": "\n\n".join(n for n in notes if n) or case.title,
+        },
+        "transactions": transactions,
+        "total_cny_minor": sum(t["amount_cny_minor"] or 0 for t in transactions),
+        "actions": [
+            {"at": rfc3339(a["at"]), "actor": a["actor"], "action": a["action"]}
+            for a in case_file.actions
+        ],
+    }
+    _save(engine, "str", body, actor, case_id)
+    return body
+
+
+def _transaction(raw: Mapping[str, Any]) -> dict[str, Any]:
+    row = {k: raw.get(k) for k in EVENT_FIELDS}
+    try:
+        row["amount_cny_minor"] = to_cny_minor(int(raw["amount_minor"]), str(raw["currency"]))
+    except (KeyError, TypeError, ValueError):
+        row["amount_cny_minor"] = None
+    return row
+
+
+def large_value_report(
+    engine: Engine | None,
+    lines: Iterable[bytes],
+    day: date,
+    *,
+    by: str,
+    utc_offset_h: int = 8,
+    params: LargeValueParams | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The LVTR for DAY (local date at UTC+UTC_OFFSET_H) and the bad lines met on the way."""
+    actor = _actor(by)
+    if not -12 <= utc_offset_h <= 14:
+        raise InvalidInput("UTC offset must be between -12 and +14 hours")
+    threshold = (params or LargeValueParams()).report_cny_minor
+    tz = timezone(timedelta(hours=utc_offset_h))
+    start = int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
+    end = start + 86_400
+    rows: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for item in read_events(lines):
+        if isinstance(item, EventFormatError):
+            bad.append(item.message)
+            continue
+        if start <= item.ts_s < end and item.amount_cny_minor >= threshold:
+            if len(rows) >= MAX_LVTR_ROWS:
+                raise InvalidInput(f"more than {MAX_LVTR_ROWS} large-value transactions in a day")
+            rows.append(_lvtr_row(item))
+    body = {
+        "$schema": SCHEMA_IDS["lvtr"],
+        "report_type": "large_value_transaction_report",
+        "report_id": _report_id(engine, "LVTR") if engine else f"LVTR-{day.isoformat()}",
+        "report_date": day.isoformat(),
+        "utc_offset": f"{utc_offset_h:+03d}:00",
+        "threshold_cny_minor": threshold,
+        "generated_at": rfc3339(int(time.time())),
+        "generated_by": actor,
+        "reporting_institution": INSTITUTION,
+        "transactions": rows,
+        "totals": {
+            "count": len(rows),
+            "amount_cny_minor": sum(r["amount_cny_minor"] for r in rows),
+        },
+    }
+    if engine is not None:
+        _save(engine, "lvtr", body, actor, None)
+    return body, bad
+
+
+def _lvtr_row(e: Any) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "ts": rfc3339(e.ts_s),
+        "type": e.type,
+        "amount_minor": e.amount_minor,
+        "currency": e.currency,
+        "amount_cny_minor": e.amount_cny_minor,
+        "payer": e.payer,
+        "payee": e.payee,
+        "payer_country": e.payer_country,
+        "payee_country": e.payee_country,
+        "channel": e.channel,
+        "cross_border": bool(
+            e.payer_country and e.payee_country and e.payer_country != e.payee_country
+        ),
+    }
+
+
+def complaints_report(engine: Engine, since: date, until: date, *, by: str) -> dict[str, Any]:
+    """Complaints received in [SINCE, UNTIL) (UTC dates), with counts and each complaint."""
+    actor = _actor(by)
+    if until <= since:
+        raise InvalidInput("the period must end after it starts")
+    lo = int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
+    hi = int(datetime(until.year, until.month, until.day, tzinfo=UTC).timestamp())
+    now = int(time.time())
+    items = list_complaints(engine, since_s=lo, until_s=hi)
+    body = {
+        "$schema": SCHEMA_IDS["complaints"],
+        "report_type": "complaints_report",
+        "report_id": _report_id(engine, "CMPR"),
+        "period": {"from": since.isoformat(), "to": until.isoformat()},
+        "generated_at": rfc3339(now),
+        "generated_by": actor,
+        "reporting_institution": INSTITUTION,
+        "counts": {
+            "received": len(items),
+            "resolved": sum(c.status == "resolved" for c in items),
+            "open": sum(c.status != "resolved" for c in items),
+            "overdue": sum(c.overdue(now) for c in items),
+            "resolved_late": sum(c.resolved_late() for c in items),
+        },
+        "by_category": dict(sorted(Counter(c.category for c in items).items())),
+        "complaints": [c.to_json(now) for c in items],
+    }
+    _save(engine, "complaints", body, actor, None)
+    return body
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """A readable, self-contained HTML page of any of the reports above."""
+    title = str(report["report_type"]).replace("_", " ").title()
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)} {html.escape(str(report['report_id']))}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:4px 8px;text-align:left;vertical-align:top}"
+        "th{background:#eee}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for key, value in report.items():
+        if key == "$schema":
+            continue
+        parts.append(f"<h2>{html.escape(key.replace('_', ' '))}</h2>")
+        parts.append(_html_value(value))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_value(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        keys = list(dict.fromkeys(k for v in value for k in v))
+        head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{_html_cell(v.get(k))}</td>" for k in keys) + "</tr>"
+            for v in value
+        )
+        return f"<table><tr>{head}</tr>{rows}</table>"
+    if isinstance(value, dict):
+        rows = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{_html_value(v)}</td></tr>"
+            for k, v in value.items()
+        )
+        return f"<table>{rows}</table>"
+    return _html_cell(value)
+
+
+def _html_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return html.escape(orjson.dumps(value).decode())
+    return html.escape(str(value)).replace("\n", "<br>")
+
+
+def write_report(report: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """REPORT_ID.json and REPORT_ID.html in OUT_DIR."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise InvalidInput(f"{out} is not a directory")
+    stem = str(report["report_id"])
+    json_path, html_path = out / f"{stem}.json", out / f"{stem}.html"
+    json_path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    html_path.write_text(render_html(report), encoding="utf-8")
+    return json_path, html_path
