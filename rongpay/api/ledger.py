@@ -16,6 +16,7 @@ from rongpay.api import render, schemas
 from rongpay.api.deps import EngineDep, json_body, require_admin
 from rongpay.api.errors import ApiError, not_found, parameter_invalid
 from rongpay.ledger import service
+from rongpay.ledger.parse import parse_ledger
 from rongpay.ledger.types import (
     A_HISTORY,
     MAX_BATCH,
@@ -82,6 +83,34 @@ def create_transfers(engine: EngineDep, body: Annotated[Any, Depends(json_body)]
     items = _batch(body, "transfers")
     parsed = service.parse_transfers(items)
     return _results(items, writer_for(engine).submit(parsed))
+
+
+@router.get(
+    "/accounts",
+    summary="List accounts (id order), optionally of one ledger",
+    response_model=schemas.AccountPage,
+    responses=schemas.errors(400, 401, 503),
+)
+def list_accounts(
+    engine: EngineDep,
+    ledger: Annotated[str | None, Query(description="ISO 4217 code: only this ledger")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="page size")] = 10,
+    starting_after: Annotated[str | None, Query(description="an account id: the next page")] = None,
+) -> Response:
+    if ledger is not None and parse_ledger(ledger) is None:
+        raise parameter_invalid("ledger", "`ledger` must be an ISO 4217 currency code.")
+    after = None
+    if starting_after is not None:
+        after = parse_id(starting_after)
+        if after is None:
+            raise parameter_invalid("starting_after", "`starting_after` is not an account id.")
+    page = service.list_accounts(engine, ledger=ledger, after_id=after, limit=limit + 1)
+    return render.json_response({
+        "object": "list",
+        "url": "/v1/ledger/accounts",
+        "data": [render.account(a) for a in page[:limit]],
+        "has_more": len(page) > limit,
+    })  # fmt: skip
 
 
 def _account(engine: Any, raw_id: str) -> Any:

@@ -86,6 +86,13 @@ class Account(BaseModel):
     timestamp: int = Field(description="creation time, ns since the Unix epoch")
 
 
+class AccountPage(BaseModel):
+    object: str = "list"
+    url: str
+    data: list[Account] = Field(description="in id order (text order)")
+    has_more: bool
+
+
 class Transfer(BaseModel):
     object: str = "ledger.transfer"
     id: Id

@@ -111,6 +111,9 @@ def test_query_parameters(client: TestClient) -> None:
                          ("ending_before=", "ending_before"),
                          ("starting_after=1&ending_before=2", "ending_before")):  # fmt: skip
         assert_error(client.get(f"{base}?{query}"), 400, "parameter_invalid", param)
+    for query, param in (("ledger=XXX", "ledger"), ("limit=1000", "limit"),
+                         ("starting_after=%20", "starting_after")):  # fmt: skip
+        assert_error(client.get(f"/v1/ledger/accounts?{query}"), 400, "parameter_invalid", param)
     for at in ("yesterday", "2026-01-01T00:00:00", "-5", "1" * 30, "0001-01-01T00:00:00Z"):
         r = client.get("/v1/ledger/accounts/1/balance", params={"at": at})
         assert_error(r, 400, "parameter_invalid", "at")
@@ -118,7 +121,8 @@ def test_query_parameters(client: TestClient) -> None:
 
 def test_unknown_route_and_wrong_method(client: TestClient) -> None:
     assert_error(client.get("/v1/nothing"), 404, "route_not_found")
-    assert_error(client.get("/v1/ledger/accounts"), 405, "method_not_allowed")
+    assert_error(client.put("/v1/ledger/accounts"), 405, "method_not_allowed")
+    assert_error(client.get("/v1/ledger/transfers"), 405, "method_not_allowed")
     assert_error(client.delete("/v1/ledger/transfers/1"), 405, "method_not_allowed")
     assert_error(client.put("/healthz"), 405, "method_not_allowed")
 

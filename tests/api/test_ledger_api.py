@@ -187,3 +187,16 @@ def test_statement_shows_pending_state(client: TestClient) -> None:
     assert data[1]["pending_state"] == "posted" and "pending_state" not in data[0]
     assert data[0]["balance"]["debits_posted"] == 600
     assert data[1]["balance"]["debits_posted"] == 0
+
+
+def test_list_accounts_pages_in_id_order(client: TestClient) -> None:
+    accounts(client, *[{"id": f"a{i}", "ledger": "USD", "code": "x"} for i in range(5)],
+             {"id": "e1", "ledger": "EUR", "code": "x"})  # fmt: skip
+    first = client.get("/v1/ledger/accounts?limit=4").json()
+    assert first["object"] == "list" and first["has_more"] is True
+    assert [a["id"] for a in first["data"]] == ["a0", "a1", "a2", "a3"]
+    rest = client.get("/v1/ledger/accounts?limit=4&starting_after=a3").json()
+    assert [a["id"] for a in rest["data"]] == ["a4", "e1"] and rest["has_more"] is False
+    eur = client.get("/v1/ledger/accounts?ledger=EUR").json()
+    assert [a["id"] for a in eur["data"]] == ["e1"]
+    assert eur["data"][0]["object"] == "ledger.account"

@@ -7,6 +7,7 @@ from .apihelp import TestClient
 API_OPERATIONS = {
     ("/healthz", "get"),
     ("/v1/ledger/accounts", "post"),
+    ("/v1/ledger/accounts", "get"),
     ("/v1/ledger/transfers", "post"),
     ("/v1/ledger/accounts/{id}", "get"),
     ("/v1/ledger/transfers/{id}", "get"),
