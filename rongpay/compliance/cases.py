@@ -110,6 +110,11 @@ class CaseFile:
         }
 
 
+def plain(row: Any) -> dict[str, Any]:
+    """A result row as a dict with plain str keys (JSON encoders refuse str subclasses)."""
+    return {str(k): v for k, v in row.items()}
+
+
 def _now() -> int:
     return int(time.time())
 
@@ -439,7 +444,7 @@ def get_case(engine: Engine, case_id: str) -> CaseFile:
             raise NotFound(f"no case {case_id!r}")
         alerts = [
             {
-                **dict(r),
+                **plain(r),
                 "accounts": orjson.loads(r["accounts"]),
                 "transactions": orjson.loads(r["transactions"]),
             }
@@ -448,7 +453,7 @@ def get_case(engine: Engine, case_id: str) -> CaseFile:
             ).mappings()
         ]
         evidence = [
-            {**dict(r), "data": orjson.loads(r["data"])}
+            {**plain(r), "data": orjson.loads(r["data"])}
             for r in conn.execute(
                 sa.select(store.evidence)
                 .where(store.evidence.c.case_id == case_id)
@@ -456,7 +461,7 @@ def get_case(engine: Engine, case_id: str) -> CaseFile:
             ).mappings()
         ]
         actions = [
-            {**dict(r), "detail": orjson.loads(r["detail"])}
+            {**plain(r), "detail": orjson.loads(r["detail"])}
             for r in conn.execute(
                 sa.select(store.case_actions)
                 .where(store.case_actions.c.case_id == case_id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from rongpay.compliance import store
-from rongpay.compliance.cases import MAX_LIST, _actor, _text, next_id
+from rongpay.compliance.cases import MAX_LIST, _actor, _text, next_id, plain
 from rongpay.compliance.errors import InvalidInput, NotFound, WorkflowError
 from rongpay.store.uow import unit_of_work
 
@@ -226,4 +226,4 @@ def complaint_actions(engine: Engine, cid: str) -> list[dict[str, Any]]:
             .where(store.complaint_actions.c.complaint_id == cid)
             .order_by(store.complaint_actions.c.seq)
         ).mappings()
-        return [{**dict(r), "detail": orjson.loads(r["detail"])} for r in rows]
+        return [{**plain(r), "detail": orjson.loads(r["detail"])} for r in rows]
