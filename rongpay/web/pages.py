@@ -16,7 +16,8 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#
 background:#f6f7f9}
 header{background:#14213d;color:#fff;padding:12px 24px;display:flex;align-items:center;gap:24px}
 header a{color:#fca311;text-decoration:none}header h1{font-size:18px;margin:0;flex:1}
-main{padding:16px 24px;max-width:1400px}section{background:#fff;border:1px solid #e3e6eb;overflow-x:auto;
+main{padding:16px 24px;max-width:1400px}section{background:#fff;border:1px solid #e3e6eb;
+overflow-x:auto;
 border-radius:6px;padding:12px 16px;margin-bottom:16px}h2{font-size:15px;margin:4px 0 10px}
 table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #eef0f3;
 text-align:left;white-space:nowrap}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
