@@ -31,6 +31,7 @@ from rongpay.ledger.writer import writer_for
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], dependencies=[Depends(require_admin)])
 
 MAX_LIST = 100  # entries per page of an account's transfers
+BATCH_400 = "invalid_json, parameter_invalid, batch_too_large"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -62,7 +63,7 @@ def _results(items: list[Any], codes: list[Any]) -> Response:
     "/accounts",
     summary="Create ledger accounts (batch)",
     response_model=schemas.BatchResults,
-    responses=schemas.errors(400, 401, 413, 503),
+    responses=schemas.errors(400, 401, 413, 503, bad=BATCH_400),
     openapi_extra={"requestBody": schemas.request_body("AccountsRequest")},
 )
 def create_accounts(engine: EngineDep, body: Annotated[Any, Depends(json_body)]) -> Response:
@@ -75,7 +76,7 @@ def create_accounts(engine: EngineDep, body: Annotated[Any, Depends(json_body)])
     "/transfers",
     summary="Submit a batch of transfers",
     response_model=schemas.BatchResults,
-    responses=schemas.errors(400, 401, 413, 503),
+    responses=schemas.errors(400, 401, 413, 503, bad=BATCH_400),
     openapi_extra={"requestBody": schemas.request_body("TransfersRequest")},
 )
 def create_transfers(engine: EngineDep, body: Annotated[Any, Depends(json_body)]) -> Response:
@@ -89,7 +90,7 @@ def create_transfers(engine: EngineDep, body: Annotated[Any, Depends(json_body)]
     "/accounts",
     summary="List accounts (id order), optionally of one ledger",
     response_model=schemas.AccountPage,
-    responses=schemas.errors(400, 401, 503),
+    responses=schemas.errors(400, 401, 503, bad="parameter_invalid"),
 )
 def list_accounts(
     engine: EngineDep,
@@ -157,7 +158,7 @@ def _cursor(engine: Any, account_id: str, raw: str, param: str) -> int:
     "/accounts/{id}/transfers",
     summary="List an account's transfers with the running balance (newest first)",
     response_model=schemas.StatementPage,
-    responses=schemas.errors(400, 401, 404, 503),
+    responses=schemas.errors(400, 401, 404, 503, bad="parameter_invalid"),
 )
 def list_account_transfers(
     engine: EngineDep,
@@ -217,7 +218,7 @@ def parse_at(raw: str) -> int:
     "/accounts/{id}/balance",
     summary="An account's balances now, or at a past time (history accounts)",
     response_model=schemas.BalanceOut,
-    responses=schemas.errors(400, 401, 404, 503),
+    responses=schemas.errors(400, 401, 404, 503, bad="parameter_invalid, history_not_enabled"),
 )
 def get_balance(
     engine: EngineDep,

@@ -156,8 +156,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: ERRORS[s] for s in statuses}
+def errors(*statuses: int, bad: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """The error responses of one operation; BAD names its 400 codes."""
+    out: dict[int | str, dict[str, Any]] = {s: ERRORS[s] for s in statuses}
+    if bad is not None:
+        out[400] = {"model": ErrorResponse, "description": bad}
+    return out
 
 
 def request_body(model: str) -> dict[str, Any]:

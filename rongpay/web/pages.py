@@ -156,31 +156,38 @@ def _schema_name(schema: dict[str, Any] | None) -> str:
     return str(schema.get("type", ""))
 
 
+def _operation(path: str, method: str, op: dict[str, Any]) -> str:
+    params = ", ".join(f"<code>{escape(p['name'])}</code> ({escape(p['in'])})"
+                       for p in op.get("parameters", []))  # fmt: skip
+    body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    body_name = _schema_name(body.get("schema"))
+    responses = "".join(
+        f"<li><code>{escape(str(status))}</code> {escape(str(r.get('description', '')))}</li>"
+        for status, r in op.get("responses", {}).items()
+    )
+    doc = op.get("description") or ""
+    return (
+        f"<section><h2><code>{escape(method.upper())} {escape(path)}</code> · "
+        f"{escape(op.get('summary', ''))}</h2>"
+        + (f"<p>{escape(doc)}</p>" if doc else "")
+        + (f"<p><b>Parameters:</b> {params}</p>" if params else "")
+        + (f"<p><b>Body:</b> <code>{escape(body_name)}</code></p>" if body_name else "")
+        + f"<p><b>Responses:</b></p><ul>{responses}</ul></section>"
+    )
+
+
 def api_reference(spec: dict[str, Any]) -> str:
     """A readable rendering of /openapi.json (Swagger UI would need a CDN)."""
-    sections = []
-    for path, ops in spec.get("paths", {}).items():
-        for method, op in ops.items():
-            params = ", ".join(f"{p['name']} ({p['in']})" for p in op.get("parameters", [])) or "—"
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            responses = "; ".join(
-                f"{status} {escape(str(r.get('description', '')))}"
-                for status, r in op.get("responses", {}).items()
-            )
-            sections.append(
-                f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}"
-                f"</code></td><td>{escape(op.get('summary', ''))}</td><td>{escape(params)}</td>"
-                f"<td>{escape(_schema_name(body.get('schema')))}</td>"
-                "<td style='white-space:normal'>"
-                f"{responses}</td></tr>"
-            )
-    body_html = (
+    ops = [
+        _operation(path, method, op)
+        for path, item in spec.get("paths", {}).items()
+        for method, op in item.items()
+    ]
+    intro = (
         "<section><h2>HTTP API</h2><p>The machine-readable description is "
-        '<a href="/openapi.json">/openapi.json</a>; the full reference is '
-        "<code>docs/reference/http-api.md</code>. Errors always have the shape "
-        '<code>{"error": {"type", "code", "message", "param"}}</code>.</p>'
-        "<table><thead><tr><th>method</th><th>path</th><th>summary</th><th>parameters</th>"
-        f"<th>body</th><th>responses</th></tr></thead><tbody>{''.join(sections)}</tbody>"
-        "</table></section>"
+        '<a href="/openapi.json">/openapi.json</a>; the full reference, with every field and '
+        "error code, is <code>docs/reference/http-api.md</code>. Every error has the shape "
+        '<code>{"error": {"type", "code", "message", "param"}}</code>. <code>/v1</code> routes '
+        "need <code>Authorization: Bearer &lt;admin key&gt;</code>.</p></section>"
     )
-    return page("API docs", body_html)
+    return page("API docs", intro + "".join(ops))
