@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from rongpay.api import create_app
 from rongpay.api.errors import MAX_BODY_BYTES
+from rongpay.ledger import service
 
 from .apihelp import ADMIN_KEY, AUTH, TestClient, accounts, assert_error, transfers
 
@@ -185,3 +189,24 @@ def test_unstorable_text_gets_its_result_code(client: TestClient) -> None:
          "ledger": "USD", "code": "c"}  # fmt: skip
     results = transfers(client, {**t, "user_data": "\x00"}, {**t, "id": "u", "user_data": "ok"})
     assert results == ["user_data_invalid", "ok"]
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        sqlite3.OperationalError("database is locked"),
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused")),
+    ],
+)
+def test_database_lost_while_serving_is_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, exc: Exception
+) -> None:
+    def lost(*_: Any, **__: Any) -> None:
+        raise exc
+
+    monkeypatch.setattr(service, "get_account", lost)
+    monkeypatch.setattr(service, "create_accounts", lost)
+    assert_error(client.get("/v1/ledger/accounts/1"), 503, "service_unavailable")
+    r = client.post("/v1/ledger/accounts", json={"accounts": [ACCOUNT]})
+    assert_error(r, 503, "service_unavailable")
