@@ -210,3 +210,15 @@ def test_database_lost_while_serving_is_503(
     assert_error(client.get("/v1/ledger/accounts/1"), 503, "service_unavailable")
     r = client.post("/v1/ledger/accounts", json={"accounts": [ACCOUNT]})
     assert_error(r, 503, "service_unavailable")
+
+
+def test_admin_key_from_environment(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RONGPAY_ADMIN_KEY", "rk_admin_from_env")
+    with TestClient(create_app(db_url)) as c:
+        ok = c.get("/v1/ledger/accounts", headers={"Authorization": "Bearer rk_admin_from_env"})
+        assert ok.status_code == 200
+    monkeypatch.delenv("RONGPAY_ADMIN_KEY")
+    with TestClient(create_app(db_url)) as c:  # no key anywhere: /v1 is locked
+        for key in ("", "rk_admin_from_env", ADMIN_KEY):
+            r = c.get("/v1/ledger/accounts", headers={"Authorization": f"Bearer {key}"})
+            assert_error(r, 401, "invalid_api_key")
