@@ -1,7 +1,7 @@
 """Ledger records as JSON objects, and a fast JSON response.
 
-Ids and codes go back as numbers when the client may have sent numbers (canonical decimal)
-and as strings otherwise (ledger.types.render_id); flags go back as lists of names.
+The fields come from rongpay.ledger.render, the one rendering the CLI uses too, so the faces
+never disagree; the API adds Stripe's `object` and, on statements, the running balance.
 """
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from rongpay.ledger import render as ledger_render
 from rongpay.ledger.service import Entry
-from rongpay.ledger.types import (
-    ACCOUNT_FLAG_BITS,
-    T_PENDING,
-    TRANSFER_FLAG_BITS,
-    Account,
-    Balance,
-    PendingState,
-    Transfer,
-    flag_names,
-    render_id,
-)
+from rongpay.ledger.types import T_PENDING, Account, Balance, PendingState, Transfer
 
 
 def dumps(content: Any) -> bytes:
@@ -43,38 +34,13 @@ def json_response(
 
 
 def account(a: Account) -> dict[str, Any]:
-    return {
-        "object": "ledger.account",
-        "id": render_id(a.id),
-        "ledger": a.ledger,
-        "code": render_id(a.code),
-        "flags": flag_names(a.flags, ACCOUNT_FLAG_BITS),
-        "debits_pending": a.debits_pending,
-        "debits_posted": a.debits_posted,
-        "credits_pending": a.credits_pending,
-        "credits_posted": a.credits_posted,
-        "owner": a.owner,
-        "timestamp": a.timestamp,
-    }
+    return {"object": "ledger.account", **ledger_render.account(a)}
 
 
 def transfer(t: Transfer, state: PendingState | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "object": "ledger.transfer",
-        "id": render_id(t.id),
-        "debit_account_id": render_id(t.debit_account_id),
-        "credit_account_id": render_id(t.credit_account_id),
-        "amount": t.amount,
-        "ledger": t.ledger,
-        "code": render_id(t.code),
-        "flags": flag_names(t.flags, TRANSFER_FLAG_BITS),
-        "pending_id": render_id(t.pending_id),
-        "timeout": t.timeout,
-        "user_data": t.user_data,
-        "timestamp": t.timestamp,
-    }
+    out = {"object": "ledger.transfer", **ledger_render.transfer(t, state)}
     if t.flags & T_PENDING:
-        out["pending_state"] = str(state) if state is not None else None
+        out.setdefault("pending_state", None)
     return out
 
 
@@ -89,22 +55,7 @@ def entry(e: Entry, account_id: str, state: PendingState | None = None) -> dict[
 def balance(a: Account, at_ns: int | None, found: Balance | None) -> dict[str, Any]:
     """Balances now (at_ns None) or as of a past time (zeros before the first change)."""
     if at_ns is None:
-        values = (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
-        as_of = None
-    elif found is None:
-        values, as_of = (0, 0, 0, 0), None
-    else:
-        values = (found.debits_pending, found.debits_posted, found.credits_pending,
-                  found.credits_posted)  # fmt: skip
-        as_of = found.timestamp
-    return {
-        "object": "ledger.balance",
-        "account_id": render_id(a.id),
-        "ledger": a.ledger,
-        "at": at_ns,
-        "timestamp": as_of,
-        "debits_pending": values[0],
-        "debits_posted": values[1],
-        "credits_pending": values[2],
-        "credits_posted": values[3],
-    }
+        return {"object": "ledger.balance", **ledger_render.balances(a), "at": None,
+                "at_ns": None, "as_of_transfer_timestamp": None}  # fmt: skip
+    return {"object": "ledger.balance", **ledger_render.balance_at(a, found, at_ns),
+            "at_ns": at_ns}  # fmt: skip

@@ -76,7 +76,7 @@ class Account(BaseModel):
     object: str = "ledger.account"
     id: Id
     ledger: str
-    code: Id
+    code: str
     flags: list[AccountFlag]
     debits_pending: int
     debits_posted: int
@@ -100,12 +100,13 @@ class Transfer(BaseModel):
     credit_account_id: Id
     amount: int
     ledger: str
-    code: Id
+    code: str
     flags: list[TransferFlag]
     pending_id: Id | None
     timeout: int
     user_data: str | None
     timestamp: int = Field(description="commit time, ns since the Unix epoch")
+    created: str = Field(description="the same as RFC 3339 UTC")
     pending_state: str | None = Field(
         None, description="pending transfers only: pending, posted, voided or expired"
     )
@@ -132,8 +133,11 @@ class BalanceOut(BaseModel):
     object: str = "ledger.balance"
     account_id: Id
     ledger: str
-    at: int | None = Field(description="the time asked for (ns), null for now")
-    timestamp: int | None = Field(description="when these balances were set (ns)")
+    at: str | None = Field(description="the time asked for, RFC 3339 UTC; null for now")
+    at_ns: int | None = Field(description="the same in ns since the epoch")
+    as_of_transfer_timestamp: int | None = Field(
+        description="timestamp (ns) of the change that set these balances; null before the first"
+    )
     debits_pending: int
     debits_posted: int
     credits_pending: int
