@@ -27,13 +27,14 @@ FEATURES: tuple[str, ...] = (
     "device_cnt_1h", "device_distinct_payers_24h", "device_distinct_payers_7d", "device_age_log",
     "ip_cnt_1h", "ip_distinct_payers_24h", "ip_age_log",
     "payee_cnt_10m", "payee_cnt_1h", "payee_distinct_payers_24h", "payee_age_days",
-    "payee_in_sum_24h_log", "payee_n_events_log",
+    "payee_in_sum_24h_log", "payee_n_events_log", "payee_distinct_payers_7d",
+    "payee_out_vs_in_7d",
 )  # fmt: skip
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 TYPE_CODE = {"payment": 0, "transfer": 1, "topup": 2, "withdrawal": 3, "refund": 4}
 CHANNEL_CODE = {"card": 0, "wallet": 1, "bank": 2, "qr": 3, "nfc": 4, "pos": 5}
 DAY_S, HOUR_S, MIN10_S, WEEK_S = 86400.0, 3600.0, 600.0, 7 * 86400.0
-HABIT_CAPS = {"devices": 32, "ips": 64, "payees": 256, "countries": 32, "currencies": 16}
+CAP_DEVICES, CAP_IPS, CAP_PAYEES, CAP_COUNTRIES, CAP_CURRENCIES = 32, 64, 256, 32, 16
 MIN_STD_LOG = 0.5  # a customer who always pays the same amount still has some spread
 
 
@@ -41,18 +42,32 @@ class Account:
     """What we know of one account, as payer and as payee; its profile is queryable."""
 
     __slots__ = (
-        "countries", "currencies", "devices", "devices24", "first_ts", "hours", "inflow",
-        "ips", "last_out_ts", "last_ts", "m2", "max_log", "mean", "n", "out", "payees",
-        "payees24", "payers24", "small",
+        "countries",
+        "currencies",
+        "devices",
+        "devices24",
+        "first_ts",
+        "hours",
+        "inflow",
+        "ips",
+        "last_out_ts",
+        "last_ts",
+        "m2",
+        "max_log",
+        "mean",
+        "n",
+        "out",
+        "payees",
+        "payees24",
+        "payers7d",
+        "payers24",
+        "small",
     )  # fmt: skip
 
     def __init__(self, ts: float) -> None:
         self.out, self.inflow, self.small = Timeline(), Timeline(), Timeline()
-        self.payees24, self.payers24, self.devices24 = (
-            Distinct(DAY_S),
-            Distinct(DAY_S),
-            Distinct(DAY_S),
-        )
+        self.payees24, self.payers24 = Distinct(DAY_S), Distinct(DAY_S)
+        self.devices24, self.payers7d = Distinct(DAY_S), Distinct(WEEK_S)
         self.n, self.mean, self.m2, self.max_log = 0, 0.0, 0.0, 0.0
         self.first_ts, self.last_ts, self.last_out_ts = ts, ts, -1.0
         self.hours = [0] * 24
@@ -117,7 +132,7 @@ class FeatureState:
         x += _endpoint_features(device, now, event.device_id is not None, True)
         x += _endpoint_features(ip, now, event.ip is not None, False)
         x += _payee_features(payee, now)
-        self._update(event, now, amt)
+        self._update(event, now, amt, payer, payee, device, ip)
         return x
 
     def _event_features(self, ev: Event, payer: Account | None, amt: float) -> list[float]:
@@ -176,52 +191,52 @@ class FeatureState:
             _log(in7), _log(out24 + amt) - _log(in7),
         ]  # fmt: skip
 
-    def _update(self, ev: Event, now: float, amt: float) -> None:
-        payer = self._account(ev.payer, now)
+    def _update(
+        self, ev: Event, now: float, amt: float, payer: Account | None, payee: Account | None,
+        device: Endpoint | None, ip: Endpoint | None,
+    ) -> None:  # fmt: skip
+        """Fold EV into the state; the entities found by `observe` are passed in, not re-read."""
+        if payer is None:
+            payer = self.accounts[ev.payer] = Account(now)
         payer.last_ts = payer.last_out_ts = now
         payer.out.add(now, amt)
         if amt < SMALL_AMOUNT_CNY:
             payer.small.add(now, 1.0)
         payer.payees24.observe(ev.payee, now)
-        log_amt = _log(amt)
+        log_amt = math.log1p(amt)
         payer.n += 1
         delta = log_amt - payer.mean
         payer.mean += delta / payer.n
         payer.m2 += delta * (log_amt - payer.mean)
-        payer.max_log = max(payer.max_log, log_amt)
+        if log_amt > payer.max_log:
+            payer.max_log = log_amt
         payer.hours[int(now // HOUR_S) % 24] += 1
-        bump(payer.payees, ev.payee, HABIT_CAPS["payees"])
-        bump(payer.currencies, ev.currency, HABIT_CAPS["currencies"])
+        bump(payer.payees, ev.payee, CAP_PAYEES)
+        bump(payer.currencies, ev.currency, CAP_CURRENCIES)
         if ev.payee_country:
-            bump(payer.countries, ev.payee_country, HABIT_CAPS["countries"])
+            bump(payer.countries, ev.payee_country, CAP_COUNTRIES)
         if ev.device_id:
             payer.devices24.observe(ev.device_id, now)
-            bump(payer.devices, ev.device_id, HABIT_CAPS["devices"])
-            _touch(self._endpoint(self.devices, ev.device_id, now), ev.payer, now)
+            bump(payer.devices, ev.device_id, CAP_DEVICES)
+            if device is None:
+                device = self.devices[ev.device_id] = Endpoint(now)
+            _touch(device, ev.payer, now)
         if ev.ip:
-            bump(payer.ips, ev.ip, HABIT_CAPS["ips"])
-            _touch(self._endpoint(self.ips, ev.ip, now), ev.payer, now)
+            bump(payer.ips, ev.ip, CAP_IPS)
+            if ip is None:
+                ip = self.ips[ev.ip] = Endpoint(now)
+            _touch(ip, ev.payer, now)
         if ev.payee != ev.payer or ev.type == "topup":
-            payee = self._account(ev.payee, now)
+            if payee is None:
+                payee = self.accounts[ev.payee] = Account(now)
             payee.last_ts = now
             payee.inflow.add(now, amt)
             payee.payers24.observe(ev.payer, now)
+            payee.payers7d.observe(ev.payer, now)
         self.now = now
         self.seen += 1
         if self.seen % self.limits.sweep_every == 0:
             self.sweep()
-
-    def _account(self, key: str, now: float) -> Account:
-        acc = self.accounts.get(key)
-        if acc is None:
-            acc = self.accounts[key] = Account(now)
-        return acc
-
-    def _endpoint(self, table: dict[str, Endpoint], key: str, now: float) -> Endpoint:
-        ep = table.get(key)
-        if ep is None:
-            ep = table[key] = Endpoint(now)
-        return ep
 
     def sweep(self) -> None:
         """Forget idle entities, then the least recently seen beyond the limits."""
@@ -266,8 +281,9 @@ def _endpoint_features(ep: Endpoint | None, now: float, present: bool, device: b
 
 def _payee_features(acc: Account | None, now: float) -> list[float]:
     if acc is None:
-        return [0.0, 0.0, 0.0, -1.0, 0.0, 0.0]
+        return [0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0]
     inflow = acc.inflow
+    in7 = inflow.sum_since(now - WEEK_S)
     return [
         float(inflow.count_since(now - MIN10_S)),
         float(inflow.count_since(now - HOUR_S)),
@@ -275,4 +291,6 @@ def _payee_features(acc: Account | None, now: float) -> list[float]:
         (now - acc.first_ts) / DAY_S,
         _log(inflow.sum_since(now - DAY_S)),
         _log(acc.n + len(inflow.ts) - inflow.head),
+        float(acc.payers7d.count(now)),
+        _log(acc.out.sum_since(now - WEEK_S)) - _log(in7),
     ]

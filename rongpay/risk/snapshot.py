@@ -26,6 +26,7 @@ def _dump_account(a: Account) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "out": a.out.dump(), "inflow": a.inflow.dump(), "small": a.small.dump(),
         "payees24": a.payees24.dump(), "payers24": a.payers24.dump(),
+        "payers7d": a.payers7d.dump(),
         "devices24": a.devices24.dump(), "n": a.n, "mean": a.mean, "m2": a.m2,
         "max_log": a.max_log, "first_ts": a.first_ts, "last_ts": a.last_ts,
         "last_out_ts": a.last_out_ts, "hours": a.hours,
@@ -40,6 +41,7 @@ def _load_account(d: dict[str, Any]) -> Account:
     a.out, a.inflow, a.small = (Timeline.load(d[k]) for k in ("out", "inflow", "small"))
     a.payees24 = Distinct.load(DAY_S, d["payees24"])
     a.payers24 = Distinct.load(DAY_S, d["payers24"])
+    a.payers7d = Distinct.load(WEEK_S, d["payers7d"])
     a.devices24 = Distinct.load(DAY_S, d["devices24"])
     a.n, a.mean, a.m2, a.max_log = (
         int(d["n"]),

@@ -14,6 +14,7 @@ TIMELINE_SPAN_S = 7 * 86400
 TIMELINE_CAP = 4096
 DISTINCT_CAP = 4096
 COMPACT_AFTER = 256
+TRIM_EVERY_MASK = 15  # trim every 16th add: a hot entity holds at most CAP + 16 entries
 
 
 class Timeline:
@@ -27,10 +28,16 @@ class Timeline:
         self.head = 0
 
     def add(self, ts: float, value: float) -> None:
-        self.ts.append(ts)
-        self.cum.append(self.cum[-1] + value)
-        cutoff = ts - TIMELINE_SPAN_S
-        head = bisect_right(self.ts, cutoff, self.head)
+        times = self.ts
+        times.append(ts)
+        cum = self.cum
+        cum.append(cum[-1] + value)
+        if len(times) & TRIM_EVERY_MASK == 0:
+            self._trim(ts)
+
+    def _trim(self, now: float) -> None:
+        """Move the head past expired entries (counts never look past the span anyway)."""
+        head = bisect_right(self.ts, now - TIMELINE_SPAN_S, self.head)
         head = max(head, len(self.ts) - TIMELINE_CAP)
         if head > COMPACT_AFTER and head * 2 > len(self.ts):
             del self.ts[:head]
@@ -67,23 +74,22 @@ class Distinct:
         self.keys: OrderedDict[str, float] = OrderedDict()
 
     def count(self, now: float) -> int:
-        self._expire(now)
-        return len(self.keys)
-
-    def observe(self, key: str, ts: float) -> None:
-        keys = self.keys
-        keys[key] = ts
-        keys.move_to_end(key)
-        if len(keys) > DISTINCT_CAP:
-            keys.popitem(last=False)
-
-    def _expire(self, now: float) -> None:
+        """Distinct keys seen after NOW - span (expired ones are dropped on the way)."""
         keys, cutoff = self.keys, now - self.span
         while keys:
             first = next(iter(keys))
             if keys[first] > cutoff:
                 break
             del keys[first]
+        return len(keys)
+
+    def observe(self, key: str, ts: float) -> None:
+        keys = self.keys
+        if key in keys:
+            keys.move_to_end(key)
+        elif len(keys) >= DISTINCT_CAP:
+            keys.popitem(last=False)
+        keys[key] = ts
 
     def dump(self) -> list[tuple[str, float]]:
         return list(self.keys.items())
