@@ -88,3 +88,12 @@ def test_odd_login_bodies_are_401_not_500(browser: TestClient) -> None:
         r = browser.post("/login", content=body,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
         assert r.status_code == 401
+
+
+def test_database_down_is_503_not_500() -> None:
+    app = create_app("postgresql://nobody@127.0.0.1:1/none", admin_key=KEY)
+    with TestClient(app) as c:
+        r = c.get("/", headers=AUTH)
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "service_unavailable"
+        assert c.get("/login").status_code == 200  # the form itself needs no database
