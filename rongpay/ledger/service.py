@@ -298,3 +298,31 @@ def list_accounts(
     assert 0 < limit <= MAX_PAGE
     with unit_of_work(engine, write=False) as conn:
         return store.list_accounts(conn, ledger, after_id, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerVolume:
+    ledger: str
+    accounts: int
+    transfers: int
+    posted_minor: int  # posted money moved (pending and void transfers move none)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the back office's front page shows, read in one snapshot."""
+
+    accounts: list[Account]
+    account_total: int
+    transfers: list[Transfer]
+    volumes: list[LedgerVolume]
+
+
+def overview(engine: Engine, *, accounts_limit: int = 200, transfers_limit: int = 25) -> Overview:
+    assert 0 < accounts_limit <= MAX_PAGE and 0 < transfers_limit <= MAX_PAGE
+    with unit_of_work(engine, write=False, isolation="REPEATABLE READ") as conn:
+        first = store.first_accounts(conn, accounts_limit)
+        latest = store.latest_transfers(conn, transfers_limit)
+        totals = store.ledger_totals(conn)
+    volumes = [LedgerVolume(code, *t) for code, t in totals.items()]
+    return Overview(first, sum(v.accounts for v in volumes), latest, volumes)

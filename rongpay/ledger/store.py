@@ -340,3 +340,34 @@ def list_accounts(
     if after_id is not None:
         q = q.where(accounts.c.id > after_id)
     return [Account(*r) for r in conn.execute(q)]
+
+
+def first_accounts(conn: Connection, limit: int) -> list[Account]:
+    """Accounts by ledger, oldest first (the back office's overview)."""
+    a = accounts
+    rows = conn.execute(sa.select(a).order_by(a.c.ledger, a.c.timestamp).limit(limit))
+    return [Account(*r) for r in rows]
+
+
+def latest_transfers(conn: Connection, limit: int) -> list[Transfer]:
+    t = transfers
+    cols = [t.c[n.strip()] for n in TRANSFER_COLS.split(",")]
+    rows = conn.execute(sa.select(*cols).order_by(t.c.timestamp.desc()).limit(limit))
+    return [Transfer(*r) for r in rows]
+
+
+def ledger_totals(conn: Connection) -> dict[str, tuple[int, int, int]]:
+    """ledger -> (accounts, transfers, posted minor units). Posted volume is summed in Python
+    over the accounts' debits posted (equal to the posted transfers by the ledger's first
+    invariant): SQL SUM overflows 64 bits on SQLite, Python integers do not."""
+    out: dict[str, list[int]] = {}
+    for ledger, debits_posted in conn.execute(
+        sa.select(accounts.c.ledger, accounts.c.debits_posted)
+    ):
+        row = out.setdefault(ledger, [0, 0, 0])
+        row[0] += 1
+        row[2] += int(debits_posted)
+    t = transfers
+    for ledger, count in conn.execute(sa.select(t.c.ledger, sa.func.count()).group_by(t.c.ledger)):
+        out.setdefault(ledger, [0, 0, 0])[1] = int(count)
+    return {k: (v[0], v[1], v[2]) for k, v in sorted(out.items())}

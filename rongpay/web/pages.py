@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from rongpay.ledger.service import Overview
 from rongpay.ledger.types import ACCOUNT_FLAG_BITS, TRANSFER_FLAG_BITS, flag_names
 from rongpay.money import format_money
-from rongpay.web.queries import Overview
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d2330;

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from rongpay.web import auth, pages, queries
+from rongpay.ledger import service
+from rongpay.web import auth, pages
 
 router = APIRouter(tags=["back office"])
 
@@ -36,7 +37,7 @@ def home(request: Request) -> Response:
     rt = _runtime(request)
     if not auth.signed_in(request, rt.admin_key):
         return RedirectResponse("/login", status_code=303)
-    return _html(pages.dashboard(queries.overview(rt.engine())))
+    return _html(pages.dashboard(service.overview(rt.engine())))
 
 
 @router.get("/login", response_class=HTMLResponse, summary="Back office: sign-in form")

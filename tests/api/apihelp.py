@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
-from starlette.exceptions import StarletteDeprecationWarning
-
-with warnings.catch_warnings():
-    # Starlette asks for httpx2 instead of httpx; the TestClient works the same with either.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 ADMIN_KEY = "rk_admin_test_0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
