@@ -46,10 +46,10 @@ def transfer(t: Transfer, state: PendingState | None = None) -> dict[str, Any]:
 
 def entry(e: Entry, account_id: str, state: PendingState | None = None) -> dict[str, Any]:
     """A statement line: the transfer, which side this account was on, the balance after."""
-    out = transfer(e.transfer, state)
-    out["direction"] = "debit" if e.transfer.debit_account_id == account_id else "credit"
-    out["balance"] = {"debits_posted": e.debits_posted, "credits_posted": e.credits_posted}
-    return out
+    out = ledger_render.entry(e.transfer, e.debits_posted, e.credits_posted, account_id, state)
+    if e.transfer.flags & T_PENDING:
+        out.setdefault("pending_state", None)
+    return {"object": "ledger.transfer", **out}
 
 
 def balance(a: Account, at_ns: int | None, found: Balance | None) -> dict[str, Any]:

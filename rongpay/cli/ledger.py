@@ -216,16 +216,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     except ValueError:
         raise CliError("--after takes the timestamp of the last entry seen") from None
     for e in service.statement(engine, aid, after=after_ts, limit=limit):
-        line = render.transfer(e.transfer)
-        line["balance_after"] = {
-            "debits_posted": e.debits_posted,
-            "credits_posted": e.credits_posted,
-        }
-        line["amount_text"] = (
-            money.format_money(e.transfer.amount, e.transfer.ledger or "XXX")
-            if e.transfer.ledger
-            else None
-        )
+        line = render.entry(e.transfer, e.debits_posted, e.credits_posted, aid)
+        line["amount_text"] = money.format_money(e.transfer.amount, e.transfer.ledger or "")
         print(json.dumps(line))
     return 0
 

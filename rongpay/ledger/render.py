@@ -84,3 +84,14 @@ def balance_at(a: Account, found: Balance | None, at_ns: int) -> dict[str, Any]:
         "credits_pending": b.credits_pending,
         "credits_posted": b.credits_posted,
     }
+
+
+def entry(
+    transfer_: Transfer, debits_posted: int, credits_posted: int, account_id: str,
+    pending_state: PendingState | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A statement line: the transfer, which side the account was on, its posted balance after."""
+    out = transfer(transfer_, pending_state)
+    out["direction"] = "debit" if transfer_.debit_account_id == account_id else "credit"
+    out["balance"] = {"debits_posted": debits_posted, "credits_posted": credits_posted}
+    return out

@@ -70,7 +70,7 @@ def test_create_show_check(run, tmp_path):
     code, out, _ = run("ledger", "balance", "bank", "--at", "2000-01-01T00:00:00Z", "--json")
     assert code == 0 and json.loads(out)["debits_posted"] == 0
     code, out, _ = run("ledger", "transfers", "list", "1")
-    assert code == 0 and json.loads(out.splitlines()[0])["balance_after"]["credits_posted"] == 700
+    assert code == 0 and json.loads(out.splitlines()[0])["balance"]["credits_posted"] == 700
     code, out, _ = run("ledger", "check")
     assert code == 0 and "ledger check: OK" in out
     code, out, _ = run("ledger", "check", "--json")
