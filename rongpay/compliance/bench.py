@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable
 
 from rongpay.compliance.sanctions import ListEntry, SanctionsList
-from rongpay.compliance.screening import Query, Screener, naive_screen
+from rongpay.compliance.screening import (
+    DEFAULT_LIMIT,
+    DEFAULT_THRESHOLD,
+    Query,
+    Screener,
+    naive_screen,
+)
 
 FIRST = [
     "james",
@@ -260,17 +266,20 @@ def bench_screen(
             found += any(m.entry.id == listed_id and m.is_match for m in matches)
     index_s = time.perf_counter() - t0
     progress(f"naive full scan of {baseline_names} names")
-    agree = 0
+    agree = full_matches = found_matches = 0
     t0 = time.perf_counter()
     for name, _ in queries[:baseline_names]:
-        naive = naive_screen(sanctions, Query(name), limit=1)
-        fast = screener.screen(Query(name), limit=1)
+        naive = naive_screen(sanctions, Query(name), limit=DEFAULT_LIMIT)
+        fast = screener.screen(Query(name), limit=DEFAULT_LIMIT)
         # Ties between equally good entries may pick different ids: compare best scores.
         naive_best = naive[0][0] if naive else None
         fast_best = fast[0].score if fast else None
         agree += naive_best == fast_best or (
             naive_best is not None and fast_best is not None and abs(naive_best - fast_best) < 1e-3
         )
+        wanted = {i for score, i in naive if score >= DEFAULT_THRESHOLD}
+        full_matches += len(wanted)
+        found_matches += len(wanted & {m.entry.id for m in fast if m.is_match})
     naive_s = time.perf_counter() - t0
     rate = names / index_s
     naive_rate = baseline_names / naive_s
@@ -284,6 +293,8 @@ def bench_screen(
         "ratio": round(rate / naive_rate, 1),
         "listed_variant_recall": round(found / max(1, listed), 4),
         "top1_agreement_with_full_scan": round(agree / baseline_names, 4),
+        "full_scan_matches": full_matches,
+        "full_scan_matches_found": found_matches,
         "seed": seed,
     }
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro
 
 from rongpay.compliance.errors import InvalidInput
@@ -30,17 +31,23 @@ DEFAULT_THRESHOLD = 0.85  # at or above: "match" (the payment is held for review
 DEFAULT_FLOOR = 0.70  # below: not reported at all
 DEFAULT_LIMIT = 5  # matches reported per name
 CANDIDATES_SCORED = 12  # entries fully scored per query after blocking
-POSTING_FREE = 400  # a key with more entries than this only adds to candidates already found
+CANDIDATES_RANKED = 64  # near-ties considered before the cut to CANDIDATES_SCORED
+VOTE_MARGIN = 2  # votes behind the best candidate still scored
+POSTING_FIRST = 3_000  # a token with more postings is common: exact and skeleton keys only
+MAX_BLOCKING_TOKENS = 6  # rarest query tokens used for blocking
 MAX_NAME_CHARS = 500
 INITIAL_SIMILARITY = 0.85
 SYLLABLE_PENALTY = 0.2  # a missing pinyin syllable changes the name (Zhang Wei vs Zhang Weimin)
 LENGTH_PENALTY = 0.05  # per letter of length difference beyond one (Wei is not Weimin)
 PAIR_FLOOR = 0.6  # token pairs less alike than this are not paired
+BASE_WEIGHT = 0.4  # weighted mean of the pairs vs. the weakest pair
 DOB_BONUS, DOB_PENALTY = 0.05, 0.15
 COUNTRY_BONUS, COUNTRY_PENALTY = 0.03, 0.05
+TIE_BONUS_MAX = DOB_BONUS + COUNTRY_BONUS
+SINGLE_PAIR_FACTOR = 0.55  # one token paired of several: never a match on its own
 
 
-_EMPTY: frozenset[int] = frozenset()
+_EMPTY: set[int] = set()  # never mutated
 
 
 class NameKind(StrEnum):
@@ -77,6 +84,13 @@ class Query:
     name: str
     birth_date: str | None = None
     country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenSets:
+    size: int  # postings over all of the token's keys
+    comps: list[set[int]]  # the posting sets a candidate may be in
+    exact: set[int]  # variants with this very token
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,61 +150,95 @@ class Screener:
         forms = query_forms(query.name)
         best: dict[int, tuple[float, _Variant, NameForm]] = {}
         for qform in forms:
-            for v in self._candidates(qform):
+            for v in self._candidates(qform, floor):
                 variant = self.variants[v]
                 score = score_forms(qform, variant.form)[0]
                 prior = best.get(variant.entry_index)
                 if prior is None or score > prior[0]:
                     best[variant.entry_index] = (score, variant, qform)
-        matches = [
-            self._finish(query, score, variant, qform, threshold)
-            for score, variant, qform in best.values()
-            if score >= floor - DOB_BONUS - COUNTRY_BONUS
-        ]
-        matches = [m for m in matches if m.score >= floor]
-        matches.sort(key=lambda m: (-m.score, m.entry.id))
-        return matches[:limit]
+        scored = []
+        for score, variant, qform in best.values():
+            if score >= floor - TIE_BONUS_MAX:
+                delta, notes = tie_breakers(query, self.entries[variant.entry_index])
+                final = round(min(1.0, max(0.0, score + delta)), 4)
+                if final >= floor:
+                    scored.append((final, variant, qform, notes))
+        scored.sort(key=lambda x: (-x[0], self.entries[x[1].entry_index].id))
+        # Explanations cost a second scoring pass: only for the matches returned.
+        return [self._finish(*item, threshold) for item in scored[:limit]]
 
-    def _candidates(self, qform: NameForm) -> list[int]:
+    def _candidates(self, qform: NameForm, floor: float) -> list[int]:
         """Variants sharing keys with the most query tokens (rare tokens first), best first."""
-        per_token: list[
-            tuple[int, list[set[int]], frozenset[int] | set[int], frozenset[int] | set[int]]
-        ] = []
-        for tok, skel in zip(qform.tokens, qform.skeletons, strict=True):
-            found = [self.postings[k] for k in token_keys(tok, skel) if k in self.postings]
-            if found:
-                exact = self.postings.get("t" + tok, _EMPTY)
-                sound = self.postings.get("s" + skel, _EMPTY)
-                per_token.append((sum(map(len, found)), found, exact, sound))
-        per_token.sort(key=lambda item: item[0])
+        tokens = self._token_sets(qform)
         full_tokens = sum(len(t) > 1 for t in qform.tokens)
-        if len(per_token) == 1 and full_tokens > 1 and per_token[0][0] > POSTING_FREE:
-            # One common token shared and nothing else: no candidate can reach the floor
-            # (one paired token of several scores at most 0.55), so skip the big pool.
+        # With two or more full query tokens, a candidate only one of them reached pairs one
+        # token at most: it scores at most SINGLE_PAIR_FACTOR, below any usual floor. So only
+        # variants reached by two tokens are candidates (set intersections, in C).
+        if full_tokens > 1 and floor > SINGLE_PAIR_FACTOR + TIE_BONUS_MAX:
+            found = self._pair_candidates(tokens)
+        else:
+            found = self._any_candidates(tokens)
+        if not found:
             return []
         votes: Counter[int] = Counter()
-        for size, sets, exact, sound in per_token:
-            if size <= POSTING_FREE:
-                votes.update(set().union(*sets))
-                votes.update(exact)  # an exact token outranks a one-typo neighbour
-            elif not votes:
-                # Only common tokens (frequent first names): no typo neighbours, too many.
-                votes.update(exact | sound)
-                votes.update(exact)
-            else:
-                # A common token only confirms what rarer ones found.
-                same = exact.intersection(votes)
-                votes.update(same | sound.intersection(votes))
-                votes.update(same)
-        return [v for v, _ in votes.most_common(CANDIDATES_SCORED)]
+        for t in tokens:
+            votes.update(set().union(*(found & c for c in t.comps)))
+            votes.update(found & t.exact)  # an exact token outranks a one-typo neighbour
+        least = max(votes.values()) - VOTE_MARGIN  # an exact token fewer than the best: out
+        kept = [v for v, n in votes.items() if n >= least]
+        if len(kept) <= CANDIDATES_SCORED:
+            return kept
+        # Many near-ties (a common first name and a surname with many one-typo neighbours):
+        # order them by a fast whole-string similarity (C code) before the full scoring.
+        kept.sort(key=votes.__getitem__, reverse=True)
+        texts = {v: self.variants[v].form.text for v in kept[:CANDIDATES_RANKED]}
+        best = process.extract(
+            qform.text, texts, scorer=fuzz.token_set_ratio, limit=CANDIDATES_SCORED
+        )
+        return [v for _, _, v in best]
+
+    def _token_sets(self, qform: NameForm) -> list[_TokenSets]:
+        """Per query token that shares keys with the list: its posting sets, rarest first."""
+        out = []
+        for tok, skel in zip(qform.tokens, qform.skeletons, strict=True):
+            found = [self.postings[k] for k in token_keys(tok, skel) if k in self.postings]
+            if not found:
+                continue
+            exact = self.postings.get("t" + tok, _EMPTY)
+            size = sum(map(len, found))
+            if size > POSTING_FIRST:
+                # A common token (a frequent first name): its typo neighbours are too many.
+                found = [exact, self.postings.get("s" + skel, _EMPTY)]
+            out.append(_TokenSets(size, found, exact))
+        out.sort(key=lambda t: t.size)
+        return out[:MAX_BLOCKING_TOKENS]
+
+    def _pair_candidates(self, tokens: list[_TokenSets]) -> set[int]:
+        found: set[int] = set()
+        for i, small in enumerate(tokens):
+            if i + 1 >= len(tokens):
+                break
+            members = set().union(*small.comps)
+            for big in tokens[i + 1 :]:
+                for comp in big.comps:
+                    found |= members & comp
+            if len(found) > POSTING_FIRST:
+                break
+        return found
+
+    def _any_candidates(self, tokens: list[_TokenSets]) -> set[int]:
+        if not tokens:
+            return set()
+        rarest = tokens[0]
+        if rarest.size <= POSTING_FIRST:
+            return set().union(*rarest.comps)
+        return set(rarest.exact)
 
     def _finish(
-        self, query: Query, score: float, variant: _Variant, qform: NameForm, threshold: float
+        self, final: float, variant: _Variant, qform: NameForm, notes: list[str], threshold: float
     ) -> Match:
         entry = self.entries[variant.entry_index]
         why = score_forms(qform, variant.form, explain=True)[1]
-        delta, notes = tie_breakers(query, entry)
-        final = round(min(1.0, max(0.0, score + delta)), 4)
         explanation = "; ".join([f"{variant.kind} {variant.original!r}: {why}", *notes])
         return Match(entry, final, variant.original, variant.kind, explanation, final >= threshold)
 
@@ -230,20 +278,26 @@ def _vowelless(token: str) -> bool:
 
 def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[float, str]:
     """Score a query form against a list form, with a short explanation of the pairing."""
+    if not explain and q.tokens == c.tokens:
+        return 1.0, ""
     pairs = _align(q, c)
     if not pairs:
         return 0.0, "no token in common"
     weight = sum((len(q.tokens[i]) + len(c.tokens[j])) / 2 for i, j, _ in pairs)
     base = sum(s * (len(q.tokens[i]) + len(c.tokens[j])) / 2 for i, j, s in pairs) / weight
+    if len(pairs) > 1:
+        # One weak token (a different surname beside a shared first name) pulls the whole
+        # name down: a long exact first name must not carry a 0.8 surname over the threshold.
+        base = BASE_WEIGHT * base + (1 - BASE_WEIGHT) * min(p[2] for p in pairs)
     unpaired_q = len(q.tokens) - len(pairs)
     unpaired_c = len(c.tokens) - len(pairs)
     if len(pairs) == 1 and (unpaired_q or unpaired_c):
-        score = base * 0.55
+        score = base * SINGLE_PAIR_FACTOR
     elif q.syllabic or c.syllabic:
         score = base - SYLLABLE_PENALTY * (unpaired_q + unpaired_c)
     else:
         score = base - 0.05 * unpaired_q - 0.04 * unpaired_c
-    compact = _compact_similarity(q, c)
+    compact = _compact_similarity(q, c) if score < 0.98 else 0.0
     if compact > score:
         return compact, f"same letters with other spacing ({compact:.2f})"
     return max(0.0, score), _explain(q, c, pairs) if explain else ""
