@@ -7,6 +7,7 @@ payment, with the same object kept for the process); `scan_lines` is the batch p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -70,9 +71,15 @@ class Monitor:
             if scenario not in self.params.disabled
         ]
         self.last_alert: dict[tuple[str, str], int] = {}
+        # The live path may call observe from several request threads: one at a time.
+        self._lock = threading.Lock()
 
     def observe(self, e: Event) -> list[Alert]:
-        """Alerts raised by this event (often none)."""
+        """Alerts raised by this event (often none). Thread-safe; events in time order."""
+        with self._lock:
+            return self._observe(e)
+
+    def _observe(self, e: Event) -> list[Alert]:
         self.ctx.observe(e)
         alerts: list[Alert] = []
         for runner in self.runners:

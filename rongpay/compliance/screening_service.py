@@ -102,6 +102,27 @@ def screen_party(
     )
 
 
+def screen_cross_border(
+    screener: Screener,
+    *,
+    payer_country: str | None,
+    payee_country: str | None,
+    counterparty_name: str,
+    counterparty_country: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ScreeningResult:
+    """Payment-time check: a cross-border payment screens its counterparty; domestic clears.
+
+    A payment whose countries are unknown counts as cross-border (screened): unknown is not safe.
+    """
+    domestic = payer_country is not None and payer_country == payee_country
+    if domestic:
+        return ScreeningResult(counterparty_name, ScreeningDecision.CLEAR, ())
+    return screen_party(
+        screener, counterparty_name, country=counterparty_country, threshold=threshold
+    )
+
+
 def render_text(name: str, matches: list[Match], threshold: float) -> str:
     """Readable lines for one screened name."""
     lines = [name]

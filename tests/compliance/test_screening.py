@@ -151,3 +151,20 @@ def test_chinese_names_give_grouped_and_syllable_forms():
 
 def test_query_dataclass_defaults():
     assert Query("a").birth_date is None
+
+
+def test_cross_border_payments_screen_the_counterparty(screener):
+    from rongpay.compliance.screening_service import screen_cross_border
+
+    domestic = screen_cross_border(
+        screener, payer_country="CN", payee_country="CN", counterparty_name="Vladimir Putin"
+    )
+    assert domestic.decision is ScreeningDecision.CLEAR
+    abroad = screen_cross_border(
+        screener, payer_country="CN", payee_country="RU", counterparty_name="Vladimir Putin"
+    )
+    assert abroad.decision is ScreeningDecision.HOLD
+    unknown = screen_cross_border(
+        screener, payer_country=None, payee_country="CN", counterparty_name="Wladimir Putin"
+    )
+    assert unknown.decision is ScreeningDecision.HOLD
