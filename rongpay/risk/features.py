@@ -163,7 +163,7 @@ class FeatureState:
             new_country = float(ev.payee_country is not None)
             head = [0.0] * 9 + [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
             return [*head, new_dev, new_ip, 1.0, new_country, 0.0, 0.0]
-        out = acc.out
+        c10, c1h, c24, c7d, s1h, out24, _s7d = acc.out.windows(now)
         log_amt = _log(amt)
         z, vs_max = 0.0, 0.0
         if acc.n >= 3:
@@ -175,12 +175,9 @@ class FeatureState:
         hours = acc.hours
         habit = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / acc.n if acc.n else 0.0
         in7 = acc.inflow.sum_since(now - WEEK_S)
-        out24 = out.sum_since(now - DAY_S)
         since = now - acc.last_out_ts if acc.last_out_ts >= 0 else -1.0
         return [
-            float(out.count_since(now - MIN10_S)), float(out.count_since(now - HOUR_S)),
-            float(out.count_since(now - DAY_S)), float(out.count_since(now - WEEK_S)),
-            _log(out.sum_since(now - HOUR_S)), _log(out24),
+            float(c10), float(c1h), float(c24), float(c7d), _log(s1h), _log(out24),
             float(acc.small.count_since(now - HOUR_S)),
             float(acc.payees24.count(now)), float(acc.devices24.count(now)),
             _log(since) if since >= 0 else -1.0,
@@ -220,12 +217,12 @@ class FeatureState:
             bump(payer.devices, ev.device_id, CAP_DEVICES)
             if device is None:
                 device = self.devices[ev.device_id] = Endpoint(now)
-            _touch(device, ev.payer, now)
+            _touch(device, ev.payer, now, True)
         if ev.ip:
             bump(payer.ips, ev.ip, CAP_IPS)
             if ip is None:
                 ip = self.ips[ev.ip] = Endpoint(now)
-            _touch(ip, ev.payer, now)
+            _touch(ip, ev.payer, now, False)
         if ev.payee != ev.payer or ev.type == "topup":
             if payee is None:
                 payee = self.accounts[ev.payee] = Account(now)
@@ -260,10 +257,11 @@ def _new(habits: dict[str, int], key: str | None) -> float:
     return 0.0 if key in habits else 1.0
 
 
-def _touch(ep: Endpoint, payer: str, now: float) -> None:
+def _touch(ep: Endpoint, payer: str, now: float, week: bool) -> None:
     ep.tl.add(now, 1.0)
     ep.payers24.observe(payer, now)
-    ep.payers7d.observe(payer, now)
+    if week:  # only devices read their 7-day payers
+        ep.payers7d.observe(payer, now)
     ep.last_ts = now
 
 
@@ -283,13 +281,13 @@ def _payee_features(acc: Account | None, now: float) -> list[float]:
     if acc is None:
         return [0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0]
     inflow = acc.inflow
-    in7 = inflow.sum_since(now - WEEK_S)
+    c10, c1h, _c24, _c7d, _s1h, in24, in7 = inflow.windows(now)
     return [
-        float(inflow.count_since(now - MIN10_S)),
-        float(inflow.count_since(now - HOUR_S)),
+        float(c10),
+        float(c1h),
         float(acc.payers24.count(now)),
         (now - acc.first_ts) / DAY_S,
-        _log(inflow.sum_since(now - DAY_S)),
+        _log(in24),
         _log(acc.n + len(inflow.ts) - inflow.head),
         float(acc.payers7d.count(now)),
         _log(acc.out.sum_since(now - WEEK_S)) - _log(in7),

@@ -237,14 +237,11 @@ class Parser:
     def operand(self) -> tuple[Getter, str]:
         tok = self.take()
         if tok.kind == "num":
-            value = float(tok.text)
-            return (lambda c: value), "num"
+            return Const(float(tok.text)), "num"
         if tok.kind == "str":
-            text = _unquote(tok.text)
-            return (lambda c: text), "str"
+            return Const(_unquote(tok.text)), "str"
         if tok.kind == "name" and tok.text in ("true", "false"):
-            flag = 1.0 if tok.text == "true" else 0.0
-            return (lambda c: flag), "num"
+            return Const(1.0 if tok.text == "true" else 0.0), "num"
         if tok.kind == "name" and tok.text not in KEYWORDS:
             return field_getter(tok, self)
         raise self.fail(f"expected a number, a string or a field name, found {tok.text!r}", tok)
@@ -299,8 +296,7 @@ def _unquote(text: str) -> str:
 def field_getter(tok: Token, parser: Parser) -> tuple[Getter, str]:
     name = tok.text
     if name in INDEX:
-        i = INDEX[name]
-        return (lambda c: c.x[i]), "num"
+        return Feature(INDEX[name]), "num"
     if name == "score":
         return (lambda c: c.score), "num"
     if name == "amount_minor":
@@ -323,15 +319,57 @@ def _expm1(v: float) -> float:
     return math.expm1(v)
 
 
+class Const:
+    """A literal operand (kept recognisable so comparisons with it can be specialised)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self, c: Context) -> Any:
+        return self.value
+
+
+class Feature:
+    """A feature operand: never null."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __call__(self, c: Context) -> float:
+        return c.x[self.index]
+
+
 def _any(parts: list[Pred]) -> Pred:
+    if len(parts) == 2:
+        a, b = parts
+        return lambda c: a(c) or b(c)
     return lambda c: any(p(c) for p in parts)
 
 
 def _all(parts: list[Pred]) -> Pred:
+    if len(parts) == 2:
+        a, b = parts
+        return lambda c: a(c) and b(c)
+    if len(parts) == 3:
+        a, b, d = parts
+        return lambda c: a(c) and b(c) and d(c)
     return lambda c: all(p(c) for p in parts)
 
 
 def _compare(op: Callable[[Any, Any], bool], left: Getter, right: Getter) -> Pred:
+    # The common shapes (a feature or a field against a literal) skip the generic path:
+    # rules run on every payment.
+    if isinstance(left, Feature) and isinstance(right, Const):
+        i, k = left.index, right.value
+        return lambda c: op(c.x[i], k)
+    if isinstance(right, Const):
+        k = right.value
+        return lambda c: (v := left(c)) is not None and op(v, k)
+
     def test(c: Context) -> bool:
         a, b = left(c), right(c)
         return a is not None and b is not None and op(a, b)

@@ -6,7 +6,9 @@ uses only the events before it.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,20 @@ class ScoreSummary:
     rejected: int
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: the feature state is millions of long-lived
+    containers without reference cycles, and re-scanning them costs ~10% of a file run.
+    Reference counting still frees everything; the collector is restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def score_file(
     engine: RiskEngine,
     path: Path,
@@ -33,6 +49,16 @@ def score_file(
     on_reject: Callable[[Rejected], None],
 ) -> ScoreSummary:
     """Write one JSON line per good event of PATH, in order; report each bad line."""
+    with no_cyclic_gc():
+        return _score_file(engine, path, write, on_reject)
+
+
+def _score_file(
+    engine: RiskEngine,
+    path: Path,
+    write: Callable[[bytes], object],
+    on_reject: Callable[[Rejected], None],
+) -> ScoreSummary:
     with_shadow = bool(engine.rules and engine.rules.has_shadow)
     batch: list[Event] = []
     scored = rejected = 0

@@ -45,6 +45,18 @@ class Timeline:
             head = 0
         self.head = head
 
+    def windows(self, now: float) -> tuple[int, int, int, int, float, float, float]:
+        """Counts over 10 min, 1 h, 24 h, 7 days and sums over 1 h, 24 h, 7 days, in one go
+        (each search is bounded by the previous one: longer windows start earlier)."""
+        ts, cum, head = self.ts, self.cum, self.head
+        n = len(ts)
+        i10 = bisect_right(ts, now - 600.0, head)
+        i1h = bisect_right(ts, now - 3600.0, head, i10)
+        i24 = bisect_right(ts, now - 86400.0, head, i1h)
+        i7d = bisect_right(ts, now - 604800.0, head, i24)
+        last = cum[-1]
+        return n - i10, n - i1h, n - i24, n - i7d, last - cum[i1h], last - cum[i24], last - cum[i7d]
+
     def count_since(self, cutoff: float) -> int:
         """Events strictly after CUTOFF."""
         return len(self.ts) - bisect_right(self.ts, cutoff, self.head)

@@ -129,6 +129,11 @@ def test_lists_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     out = tmp_path / "out.csv"
     assert main(["risk", "lists", "export", "--db", db, "--out", str(out)]) == 0
     assert out.read_text() == "list,kind,value,reason,added\nblock,ip,6.6.6.6,botnet,\n"
+    events = write(tmp_path / "e.jsonl", [orjson.dumps(make(t=1, ip="6.6.6.6"))])
+    assert main(["risk", "score", str(events), "--db", db]) == 0
+    assert lines_of(capsys.readouterr().out)[0]["reasons"] == ["list:block:ip"]
+    assert main(["risk", "score", str(events), "--db", "mysql://x/y"]) == 2
+    assert "unsupported database URL" in capsys.readouterr().err
 
 
 def test_rules_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
