@@ -374,6 +374,11 @@ def _register_cases(commands: Any) -> None:
     add("escalate", "escalate to the MLRO", cmd_cases_escalate).add_argument(
         "--reason", required=True
     )
+    evid = add(
+        "evidence", "attach transactions (and their graph) from an event file", cmd_cases_evidence
+    )
+    evid.add_argument("--events", required=True, metavar="EVENTS.jsonl")
+    evid.add_argument("--id", dest="ids", action="append", required=True, metavar="EVENT_ID")
     close = add("close", "close (four eyes: not by the investigator)", cmd_cases_close)
     close.add_argument(
         "--as", dest="outcome", required=True, choices=["reported", "false_positive"]
@@ -473,6 +478,19 @@ def cmd_cases_escalate(args: argparse.Namespace) -> int:
 
     return _case_action(
         args, lambda e: cases.escalate(e, args.case_id, by=args.by, reason=args.reason)
+    )
+
+
+def cmd_cases_evidence(args: argparse.Namespace) -> int:
+    from rongpay.compliance import cases
+
+    wanted = set(args.ids)
+    found = [e for e in _read_jsonl(args.events, "events") if e.get("id") in wanted]
+    missing = wanted - {e["id"] for e in found}
+    if missing:
+        raise CliError(f"{args.events}: no event(s) {', '.join(sorted(missing))}", EXIT_USAGE)
+    return _case_action(
+        args, lambda e: cases.add_transactions(e, args.case_id, by=args.by, transactions=found)
     )
 
 

@@ -15,7 +15,7 @@ PostgreSQL, BEGIN IMMEDIATE on SQLite) so two analysts never both move one case.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -262,7 +262,7 @@ def transaction_graph(transactions: Iterable[Mapping[str, Any]]) -> dict[str, An
 
 
 def _add_evidence(
-    conn: Connection, case_id: str, actor: str, transactions: list[Mapping[str, Any]]
+    conn: Connection, case_id: str, actor: str, transactions: Sequence[Mapping[str, Any]]
 ) -> None:
     now = _now()
     for t in transactions:
@@ -370,7 +370,7 @@ def add_note(engine: Engine, case_id: str, *, by: str, text: str) -> None:
 
 
 def add_transactions(
-    engine: Engine, case_id: str, *, by: str, transactions: list[Mapping[str, Any]]
+    engine: Engine, case_id: str, *, by: str, transactions: Sequence[Mapping[str, Any]]
 ) -> None:
     actor = _actor(by)
     if not transactions:

@@ -22,6 +22,10 @@ def test_case_flow_through_the_cli(tmp_path, capsys):
     )
     assert "CASE-000001" in capsys.readouterr().out
     assert main(["cases", "start", "CASE-000001", "--by", "ana", *base]) == 0
+    evidence = ["cases", "evidence", "CASE-000001", "--events", str(events), "--by", "ana"]
+    assert main([*evidence, "--id", "nope", *base]) == 2
+    first_id = orjson.loads(events.read_bytes().splitlines()[0])["id"]
+    assert main([*evidence, "--id", first_id, *base]) == 0
     assert (
         main(["cases", "note", "CASE-000001", "--by", "ana", "--text", "two top-ups", *base]) == 0
     )
