@@ -16,7 +16,12 @@ import numpy as np
 from rongpay.risk.decision import Action
 from rongpay.risk.engine import RiskEngine
 from rongpay.risk.event import Rejected
-from rongpay.risk.metrics import average_precision, precision_recall, recall_at_fpr
+from rongpay.risk.metrics import (
+    average_precision,
+    calibration_error,
+    precision_recall,
+    recall_at_fpr,
+)
 from rongpay.risk.reference import amount_cny
 from rongpay.risk.service import decide_labelled, read_labelled
 
@@ -61,6 +66,8 @@ def _metrics(
         "flagged_recall": _round(flagged_r),
         "block_precision": _round(block_p),
         "block_recall": _round(block_r),
+        "brier": _round(float(np.mean((score - y) ** 2))) if len(y) else None,
+        "calibration_error": _round(calibration_error(y, score)),
     }
 
 

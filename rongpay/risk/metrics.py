@@ -43,3 +43,17 @@ def precision_recall(y: np.ndarray, flagged: np.ndarray) -> tuple[float, float]:
     precision = tp / n_flag if n_flag else float("nan")
     recall = tp / n_pos if n_pos else float("nan")
     return precision, recall
+
+
+def calibration_error(y: np.ndarray, score: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: per equal-width score bin, |mean score - fraud rate|,
+    weighted by the bin's share of events."""
+    if len(y) == 0:
+        return float("nan")
+    which = np.minimum((score * bins).astype(np.int64), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.mean() * abs(float(score[mask].mean()) - float(y[mask].mean()))
+    return total

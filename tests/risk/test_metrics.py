@@ -8,7 +8,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rongpay.risk.metrics import average_precision, precision_recall, recall_at_fpr
+from rongpay.risk.metrics import (
+    average_precision,
+    calibration_error,
+    precision_recall,
+    recall_at_fpr,
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -35,3 +40,11 @@ def test_precision_recall() -> None:
     y = np.array([1, 1, 0, 0])
     flagged = np.array([True, False, True, False])
     assert precision_recall(y, flagged) == (0.5, 0.5)
+
+
+def test_calibration_error() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0])) == 0.0
+    # all scored 0.5 in one bin: |0.5 - 0.5| = 0; all scored 0.9 with half fraud: 0.4
+    assert calibration_error(y, np.full(4, 0.5)) == 0.0
+    assert abs(calibration_error(y, np.full(4, 0.9)) - 0.4) < 1e-12
