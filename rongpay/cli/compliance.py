@@ -532,6 +532,14 @@ def _date(text: str) -> Any:
         raise CliError(f"{text!r} is not a date (YYYY-MM-DD)", EXIT_USAGE) from None
 
 
+def _check_out(out: str) -> None:
+    """Refuse a bad --out before any report is generated (and recorded)."""
+    import os
+
+    if not os.path.isdir(out) or not os.access(out, os.W_OK):
+        raise CliError(f"{out} is not a writable directory", EXIT_USAGE)
+
+
 def _write(report: Any, out: str) -> None:
     from rongpay.compliance.reports import write_report
 
@@ -543,6 +551,8 @@ def _write(report: Any, out: str) -> None:
 def cmd_reports_str(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import suspicious_transaction_report
 
+    _check_out(args.out)
+
     engine = _engine(args)
     _write(
         _service(lambda: suspicious_transaction_report(engine, args.case_id, by=args.by)), args.out
@@ -552,6 +562,8 @@ def cmd_reports_str(args: argparse.Namespace) -> int:
 
 def cmd_reports_lvtr(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import large_value_report
+
+    _check_out(args.out)
 
     day = _date(args.date)
     engine = _engine(args)
@@ -570,6 +582,8 @@ def cmd_reports_lvtr(args: argparse.Namespace) -> int:
 
 def cmd_reports_complaints(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import complaints_report
+
+    _check_out(args.out)
 
     since, until = _date(args.since), _date(args.until)
     engine = _engine(args)

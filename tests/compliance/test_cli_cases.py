@@ -55,3 +55,12 @@ def test_kyc_commands(capsys):
     assert main(["kyc", "check", "--tier", "basic", "--amount", "1.234 CNY"]) == 2
     assert main(["kyc", "doc", "iban", "DE89370400440532013000"]) == 0
     assert main(["kyc", "doc", "cn_resident_id", "110105194912310021"]) == 1
+
+
+def test_bad_out_dir_is_refused_before_anything_is_recorded(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    args = ["reports", "complaints", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "ops"]
+    assert main([*args, "--out", str(tmp_path / "missing"), "--db", db]) == 2
+    assert "not a writable directory" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path), "--db", db]) == 0
+    assert (tmp_path / "CMPR-000001.json").exists(), "the refused run used no report id"
