@@ -6,6 +6,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rongpay.risk.errors import EventError
 from rongpay.risk.event import Rejected, event_from_mapping, parse_line, read_events
@@ -82,3 +84,24 @@ def test_read_events_names_lines_and_keeps_going(tmp_path: Path) -> None:
     assert kinds == [
         (1, "ok"), (2, "invalid_json"), (4, "out_of_order"), (5, "unknown_currency"), (6, "ok"),
     ]  # fmt: skip
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = ["id", "ts", "type", "amount_minor", "currency", "payer", "payee", "payer_country",
+          "payee_country", "channel", "device_id", "ip", "mcc", "card"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=14))
+def test_any_json_is_an_event_or_an_event_error(changes: dict[str, object]) -> None:
+    """Whatever the values, validation answers with an Event or an EventError, nothing else."""
+    try:
+        event_from_mapping(make(**changes))
+    except EventError as exc:
+        assert exc.code in {"wrong_type", "missing_field", "invalid_value", "unknown_currency"}
