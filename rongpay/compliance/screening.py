@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, Jaro
 
 from rongpay.compliance.errors import InvalidInput
-from rongpay.compliance.names import NameForm, name_forms
+from rongpay.compliance.names import NameForm, name_forms, skeleton
 from rongpay.compliance.sanctions import ListEntry, SanctionsList
 
 DEFAULT_THRESHOLD = 0.85  # at or above: "match" (the payment is held for review)
@@ -271,6 +271,11 @@ def token_similarity(a: str, b: str, sa: str, sb: str) -> float:
     return sim
 
 
+@lru_cache(maxsize=262_144)
+def _pair_similarity(a: str, b: str) -> float:
+    return token_similarity(a, b, skeleton(a), skeleton(b))
+
+
 def _vowelless(token: str) -> bool:
     """Written without vowels, as Arabic and Hebrew come out of transliteration ("mhmd")."""
     return not any(ch in "aeiou" for ch in token)
@@ -283,12 +288,18 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
     pairs = _align(q, c)
     if not pairs:
         return 0.0, "no token in common"
-    weight = sum((len(q.tokens[i]) + len(c.tokens[j])) / 2 for i, j, _ in pairs)
-    base = sum(s * (len(q.tokens[i]) + len(c.tokens[j])) / 2 for i, j, s in pairs) / weight
+    weight = total = 0.0
+    weakest = 1.0
+    for i, j, sim in pairs:
+        w = len(q.tokens[i]) + len(c.tokens[j])
+        weight += w
+        total += sim * w
+        weakest = min(weakest, sim)
+    base = total / weight
     if len(pairs) > 1:
         # One weak token (a different surname beside a shared first name) pulls the whole
         # name down: a long exact first name must not carry a 0.8 surname over the threshold.
-        base = BASE_WEIGHT * base + (1 - BASE_WEIGHT) * min(p[2] for p in pairs)
+        base = BASE_WEIGHT * base + (1 - BASE_WEIGHT) * weakest
     unpaired_q = len(q.tokens) - len(pairs)
     unpaired_c = len(c.tokens) - len(pairs)
     if len(pairs) == 1 and (unpaired_q or unpaired_c):
@@ -297,7 +308,8 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
         score = base - SYLLABLE_PENALTY * (unpaired_q + unpaired_c)
     else:
         score = base - 0.05 * unpaired_q - 0.04 * unpaired_c
-    compact = _compact_similarity(q, c) if score < 0.98 else 0.0
+    # Other spacing ("Abdul Rahman" / "Abdulrahman") changes the number of tokens.
+    compact = _compact_similarity(q, c) if len(q.tokens) != len(c.tokens) else 0.0
     if compact > score:
         return compact, f"same letters with other spacing ({compact:.2f})"
     return max(0.0, score), _explain(q, c, pairs) if explain else ""
@@ -305,7 +317,7 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
 
 def _align(q: NameForm, c: NameForm) -> list[tuple[int, int, float]]:
     sims = [
-        (token_similarity(a, b, q.skeletons[i], c.skeletons[j]), i, j)
+        (_pair_similarity(a, b), i, j)
         for i, a in enumerate(q.tokens)
         for j, b in enumerate(c.tokens)
     ]
