@@ -686,6 +686,9 @@ def _register_bench(bench: Any) -> None:
     p.add_argument("--entries", type=_positive, default=100_000, help="list size (100000)")
     p.add_argument("--names", type=_positive, default=20_000, help="names screened (20000)")
     p.add_argument("--baseline-names", type=_positive, default=5, help="names for the full scan")
+    p.add_argument(
+        "--listed-share", type=_fraction, default=0.5, help="share of listed-name variants (0.5)"
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench_screen)
@@ -742,6 +745,7 @@ def cmd_bench_screen(args: argparse.Namespace) -> int:
         names=args.names,
         baseline_names=args.baseline_names,
         seed=args.seed,
+        listed_share=args.listed_share,
         progress=lambda msg: print(msg, file=sys.stderr),
     )
     if args.json:

@@ -229,12 +229,14 @@ def _variant(caption: str, rng: random.Random) -> str:
     return " ".join(tokens).upper() if rng.random() < 0.3 else " ".join(tokens)
 
 
-def generate_queries(sanctions: SanctionsList, names: int, seed: int) -> list[tuple[str, str]]:
-    """(name, listed id or '') pairs: half variants of listed names, half unlisted names."""
+def generate_queries(
+    sanctions: SanctionsList, names: int, seed: int, listed_share: float = 0.5
+) -> list[tuple[str, str]]:
+    """(name, listed id or '') pairs: LISTED_SHARE variants of listed names, the rest unlisted."""
     rng = random.Random(seed + 1)
     out = []
     for _ in range(names):
-        if rng.random() < 0.5:
+        if rng.random() < listed_share:
             entry = rng.choice(sanctions.entries)
             out.append((_variant(entry.caption, rng), entry.id))
         else:
@@ -248,11 +250,12 @@ def bench_screen(
     names: int,
     baseline_names: int,
     seed: int,
+    listed_share: float = 0.5,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, object]:
     progress(f"generating a {entries}-entry list and {names} names (seed {seed})")
     sanctions = generate_list(entries, seed)
-    queries = generate_queries(sanctions, names, seed)
+    queries = generate_queries(sanctions, names, seed, listed_share)
     t0 = time.perf_counter()
     screener = Screener(sanctions)
     build_s = time.perf_counter() - t0
@@ -295,6 +298,7 @@ def bench_screen(
         "top1_agreement_with_full_scan": round(agree / baseline_names, 4),
         "full_scan_matches": full_matches,
         "full_scan_matches_found": found_matches,
+        "listed_share": listed_share,
         "seed": seed,
     }
 
