@@ -22,6 +22,7 @@ from rongpay.risk.rules import RuleSet
 from rongpay.risk.service import score_file
 
 MAX_EVENTS = 2_000_000
+ROUNDS = 2
 
 
 def _latency(engine: RiskEngine, events: list[Event]) -> dict[str, float]:
@@ -56,8 +57,14 @@ def run(path: Path, model: Model, rules: RuleSet) -> dict[str, Any]:
     ]
     full = _latency(RiskEngine(model, rules), events)
     only = _latency(RiskEngine(None, rules), events)
-    full_tp, full_cpu = _throughput(RiskEngine(model, rules), path)
-    only_tp, only_cpu = _throughput(RiskEngine(None, rules), path)
+    # Alternate the two runs and keep each one's best, so a burst of load from another
+    # process on a shared machine does not land on one side only.
+    runs = [
+        (_throughput(RiskEngine(model, rules), path), _throughput(RiskEngine(None, rules), path))
+        for _ in range(ROUNDS)
+    ]
+    full_tp, full_cpu = max(r[0][0] for r in runs), max(r[0][1] for r in runs)
+    only_tp, only_cpu = max(r[1][0] for r in runs), max(r[1][1] for r in runs)
     return {
         "events": len(events),
         "model_version": model.version,

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import log1p  # every argument is >= 0 (sums may be -1e-12: still fine)
 
 from rongpay.risk.event import Event
-from rongpay.risk.reference import HIGH_RISK_COUNTRIES, RISKY_MCCS, SMALL_AMOUNT_CNY, amount_cny
+from rongpay.risk.reference import (
+    CNY_PER_MINOR_CACHE,
+    HIGH_RISK_COUNTRIES,
+    RISKY_MCCS,
+    SMALL_AMOUNT_CNY,
+    cny_per_minor,
+)
 from rongpay.risk.windows import Distinct, Timeline, bump
 
 FEATURES: tuple[str, ...] = (
@@ -100,10 +107,6 @@ class StateLimits:
     sweep_every: int = 65_536
 
 
-def _log(x: float) -> float:
-    return math.log1p(x) if x > 0 else 0.0
-
-
 def _age_log(now: float, first: float | None) -> float:
     return -1.0 if first is None else math.log1p(max(0.0, now - first))
 
@@ -121,8 +124,12 @@ class FeatureState:
 
     def observe(self, event: Event) -> list[float]:
         """The feature vector of EVENT from history only; then remember EVENT."""
-        now = max(event.ts_s, self.now)  # a late event is placed at "now", never in the past
-        amt = amount_cny(event.amount_minor, event.currency)
+        now = event.ts_s
+        if now < self.now:  # a late event is placed at "now", never in the past
+            now = self.now
+        amt = event.amount_minor * (
+            CNY_PER_MINOR_CACHE.get(event.currency) or cny_per_minor(event.currency)
+        )
         payer = self.accounts.get(event.payer)
         payee = self.accounts.get(event.payee) if event.payee != event.payer else payer
         device = self.devices.get(event.device_id) if event.device_id else None
@@ -141,7 +148,7 @@ class FeatureState:
         if payer is not None and payer.n > 0:
             new_currency = 0.0 if ev.currency in payer.currencies else 1.0
         return [
-            _log(amt),
+            log1p(amt),
             float(TYPE_CODE[ev.type]),
             float(CHANNEL_CODE.get(ev.channel or "", -1)),
             float(mcc) if mcc else -1.0,
@@ -164,7 +171,7 @@ class FeatureState:
             head = [0.0] * 9 + [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
             return [*head, new_dev, new_ip, 1.0, new_country, 0.0, 0.0]
         c10, c1h, c24, c7d, s1h, out24, _s7d = acc.out.windows(now)
-        log_amt = _log(amt)
+        log_amt = log1p(amt)
         z, vs_max = 0.0, 0.0
         if acc.n >= 3:
             std = max(MIN_STD_LOG, math.sqrt(acc.m2 / (acc.n - 1)))
@@ -177,15 +184,15 @@ class FeatureState:
         in7 = acc.inflow.sum_since(now - WEEK_S)
         since = now - acc.last_out_ts if acc.last_out_ts >= 0 else -1.0
         return [
-            float(c10), float(c1h), float(c24), float(c7d), _log(s1h), _log(out24),
+            float(c10), float(c1h), float(c24), float(c7d), log1p(s1h), log1p(out24),
             float(acc.small.count_since(now - HOUR_S)),
             float(acc.payees24.count(now)), float(acc.devices24.count(now)),
-            _log(since) if since >= 0 else -1.0,
+            log1p(since) if since >= 0 else -1.0,
             (now - acc.first_ts) / DAY_S,
-            _log(acc.n), z, vs_max, habit,
+            log1p(acc.n), z, vs_max, habit,
             _new(acc.devices, ev.device_id), _new(acc.ips, ev.ip), _new(acc.payees, ev.payee),
             _new(acc.countries, ev.payee_country),
-            _log(in7), _log(out24 + amt) - _log(in7),
+            log1p(in7), log1p(out24 + amt) - log1p(in7),
         ]  # fmt: skip
 
     def _update(
@@ -287,8 +294,8 @@ def _payee_features(acc: Account | None, now: float) -> list[float]:
         float(c1h),
         float(acc.payers24.count(now)),
         (now - acc.first_ts) / DAY_S,
-        _log(in24),
-        _log(acc.n + len(inflow.ts) - inflow.head),
+        log1p(in24),
+        log1p(acc.n + len(inflow.ts) - inflow.head),
         float(acc.payers7d.count(now)),
-        _log(acc.out.sum_since(now - WEEK_S)) - _log(in7),
+        log1p(acc.out.sum_since(now - WEEK_S)) - log1p(in7),
     ]

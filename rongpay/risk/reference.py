@@ -6,8 +6,6 @@ are rough on purpose and only need to keep amounts in different currencies compa
 
 from __future__ import annotations
 
-from functools import cache
-
 from rongpay.money import currencies
 
 # CNY per one major unit. A currency missing here counts one major unit as one CNY.
@@ -28,12 +26,21 @@ HIGH_RISK_COUNTRIES = frozenset({"KP", "IR", "MM", "SY", "YE", "AF", "SS"})
 SMALL_AMOUNT_CNY = 10.0  # below this a card payment looks like a card test
 
 
-@cache
-def _scale(currency: str) -> float:
-    exponent: int = currencies()[currency].exponent
-    return CNY_PER_UNIT.get(currency, 1.0) / float(10**exponent)
+CNY_PER_MINOR_CACHE: dict[
+    str, float
+] = {}  # CNY per minor unit, filled on first use of each currency
+
+
+def cny_per_minor(currency: str) -> float:
+    scale = CNY_PER_MINOR_CACHE.get(currency)
+    if scale is None:
+        exponent: int = currencies()[currency].exponent
+        scale = CNY_PER_MINOR_CACHE[currency] = CNY_PER_UNIT.get(currency, 1.0) / float(
+            10**exponent
+        )
+    return scale
 
 
 def amount_cny(amount_minor: int, currency: str) -> float:
     """A CNY-equivalent size for features (rough, never for money movements)."""
-    return amount_minor * _scale(currency)
+    return amount_minor * cny_per_minor(currency)
