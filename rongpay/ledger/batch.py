@@ -102,6 +102,16 @@ def same_transfer(given: Transfer, stored: Transfer) -> bool:
     return given.amount == stored.amount
 
 
+def _is_replay(given: Transfer, stored: Transfer, state: BatchState) -> bool:
+    """same_transfer, and a post that omits its amount ("all of it") replays only a full post."""
+    if not same_transfer(given, stored):
+        return False
+    if given.flags & T_POST and given.amount == 0 and given.pending_id is not None:
+        pending = state.existing.get(given.pending_id)
+        return pending is not None and pending.amount == stored.amount
+    return True
+
+
 def chains(linked: list[bool]) -> list[tuple[int, int]]:
     """[start, end) index ranges of events that commit together; an open chain ends the list."""
     spans, start = [], 0
@@ -185,7 +195,7 @@ def _apply_one(
 ) -> R:
     stored = state.existing.get(t.id)
     if stored is not None:
-        return R.exists if same_transfer(t, stored) else R.exists_with_different_fields
+        return R.exists if _is_replay(t, stored, state) else R.exists_with_different_fields
     timestamp = clock[0]
     if t.flags & (T_POST | T_VOID):
         result, t = _resolve_pending(t, state, chain, timestamp)
@@ -306,6 +316,10 @@ def _resolve_pending(
     post = bool(t.flags & T_POST)
     amount = (t.amount or pt.amount) if post else pt.amount
     dr, cr = state.accounts[pt.debit_account_id], state.accounts[pt.credit_account_id]
+    if post and dr[DPO] + amount > MAX_AMOUNT:  # type: ignore[operator]
+        return R.overflows_debits, t
+    if post and cr[CPO] + amount > MAX_AMOUNT:  # type: ignore[operator]
+        return R.overflows_credits, t
     if chain is not None:
         chain.remember(dr, cr)
     dr[DP] -= pt.amount  # type: ignore[operator]

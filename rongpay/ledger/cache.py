@@ -53,3 +53,10 @@ def cache_for(engine: Engine) -> BalanceCache:
         if cache is None:
             cache = _caches[engine] = BalanceCache()
         return cache
+
+
+def reset_after_fork() -> None:
+    """In a forked child: forget every cache (a lock copied mid-write would never unlock)."""
+    global _caches_lock, _caches
+    _caches = weakref.WeakKeyDictionary()
+    _caches_lock = threading.Lock()

@@ -142,7 +142,9 @@ def submit(
     writes = batch.BatchWrites()
     results = [batch.apply_transfers(list(r), state, writes, clock) for r in requests]
     if not writes.transfers:
-        return results, Meta(now, meta.last_batch, meta.last_digest) if released else meta
+        if not released:
+            return results, meta
+        return results, Meta(max(now, next_ts - 1), meta.last_batch, meta.last_digest)
     _write(sql, state, writes)
     rows = writes.transfers
     digest = batch_digest(meta.last_digest, rows)

@@ -188,7 +188,7 @@ def parse_id(value: object) -> str | None:
         return None
     if isinstance(value, int):
         return str(value) if 0 < value <= MAX_INT_ID else None
-    if isinstance(value, str) and _ID_TEXT.match(value) and value != "0":
+    if isinstance(value, str) and _ID_TEXT.fullmatch(value) and value != "0":
         if value.isdigit() and value[0] != "0" and int(value) > MAX_INT_ID:
             return None
         return value
@@ -206,7 +206,7 @@ def parse_code(value: object) -> str | None:
         return None
     if isinstance(value, int):
         return str(value) if 0 < value < 2**31 else None
-    if isinstance(value, str) and _CODE_TEXT.match(value):
+    if isinstance(value, str) and _CODE_TEXT.fullmatch(value):
         return value
     return None
 

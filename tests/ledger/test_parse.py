@@ -109,3 +109,9 @@ def test_ids_render_back_as_given_kind():
     assert render_id("007") == "007"
     assert render_id("acc_1") == "acc_1"
     assert parse_id("0") is None
+
+
+def test_trailing_newline_is_not_part_of_a_valid_id():
+    assert parse_id("abc\n") is None
+    assert parse_id("a" * 64 + "\n") is None
+    assert parse_transfer({**OK, "code": "x\n"})[1] == "code_invalid"
