@@ -106,3 +106,25 @@ def test_changing_the_future_changes_no_past_score(sim_file: Path) -> None:
     ]
     other = RiskEngine(Model.load()).decide_many(events[:cut] + future)
     assert other[:cut] == base[:cut]
+
+
+def test_threads_share_one_engine(ev: Ev, tmp_path: Path) -> None:
+    import threading
+
+    from rongpay.risk.snapshot import load_state
+
+    engine = RiskEngine(Model.load())
+    per_thread = 200
+
+    def pay(k: int) -> None:
+        for i in range(per_thread):
+            engine.decide(ev(t=i, id=f"{k}-{i}", payer="acct_shared", payee=f"m{k}"))
+
+    threads = [threading.Thread(target=pay, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engine.state.accounts["acct_shared"].n == 4 * per_thread
+    engine.save(tmp_path / "s.json")
+    assert load_state(tmp_path / "s.json").accounts["acct_shared"].n == 4 * per_thread
