@@ -37,6 +37,7 @@ POSTING_FIRST = 3_000  # a token with more postings is common: exact and skeleto
 MAX_BLOCKING_TOKENS = 6  # rarest query tokens used for blocking
 MAX_NAME_CHARS = 500
 INITIAL_SIMILARITY = 0.85
+CONFLICT_PENALTY = 0.2  # per pair of unpaired tokens, one on each side
 SYLLABLE_PENALTY = 0.2  # a missing pinyin syllable changes the name (Zhang Wei vs Zhang Weimin)
 LENGTH_PENALTY = 0.05  # per letter of length difference beyond one (Wei is not Weimin)
 PAIR_FLOOR = 0.6  # token pairs less alike than this are not paired
@@ -91,6 +92,7 @@ class _TokenSets:
     size: int  # postings over all of the token's keys
     comps: list[set[int]]  # the posting sets a candidate may be in
     exact: set[int]  # variants with this very token
+    common: bool  # too many postings: exact and skeleton keys only
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,17 +211,19 @@ class Screener:
             if size > POSTING_FIRST:
                 # A common token (a frequent first name): its typo neighbours are too many.
                 found = [exact, self.postings.get("s" + skel, _EMPTY)]
-            out.append(_TokenSets(size, found, exact))
+            out.append(_TokenSets(size, found, exact, size > POSTING_FIRST))
         out.sort(key=lambda t: t.size)
         return out[:MAX_BLOCKING_TOKENS]
 
     def _pair_candidates(self, tokens: list[_TokenSets]) -> set[int]:
         found: set[int] = set()
         for i, small in enumerate(tokens):
-            if i + 1 >= len(tokens):
-                break
+            if i + 1 >= len(tokens) or (found and small.common):
+                break  # the rest are common first names: they cannot outscore what was found
             members = set().union(*small.comps)
             for big in tokens[i + 1 :]:
+                if found and small.common and big.common:
+                    continue  # two common first names alone cannot outscore what was found
                 for comp in big.comps:
                     found |= members & comp
             if len(found) > POSTING_FIRST:
@@ -262,11 +266,15 @@ def token_similarity(a: str, b: str, sa: str, sb: str) -> float:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL_SIMILARITY if a[0] == b[0] else 0.0
-    sim = 0.5 * Jaro.normalized_similarity(a, b) + 0.5 * Indel.normalized_similarity(a, b)
+    indel = Indel.normalized_similarity(a, b)
+    sim = 0.5 * Jaro.normalized_similarity(a, b) + 0.5 * indel
     sim -= LENGTH_PENALTY * max(0, abs(len(a) - len(b)) - 1)
-    if sa == sb and len(sa) >= (2 if _vowelless(a) or _vowelless(b) else 3):
+    vowelless = _vowelless(a) or _vowelless(b)
+    if sa == sb and len(sa) >= (2 if vowelless else 3) and (vowelless or indel >= 0.7):
+        # Same consonants: a transliteration (Mohammed/Muhammad), unless the letters
+        # themselves differ too much (Hassan/Hososon).
         sim = max(sim, 0.93)
-    elif len(sa) >= 3 and len(sb) >= 3:
+    elif vowelless and len(sa) >= 3 and len(sb) >= 3:
         sim = max(sim, 0.9 * Indel.normalized_similarity(sa, sb))
     return sim
 
@@ -307,7 +315,15 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
     elif q.syllabic or c.syllabic:
         score = base - SYLLABLE_PENALTY * (unpaired_q + unpaired_c)
     else:
-        score = base - 0.05 * unpaired_q - 0.04 * unpaired_c
+        # A token on each side left unpaired is a conflict (another surname, another middle
+        # name), not an omission: it costs much more than a name simply not given.
+        conflicts = min(unpaired_q, unpaired_c)
+        score = (
+            base
+            - CONFLICT_PENALTY * conflicts
+            - 0.05 * (unpaired_q - conflicts)
+            - 0.04 * (unpaired_c - conflicts)
+        )
     # Other spacing ("Abdul Rahman" / "Abdulrahman") changes the number of tokens.
     compact = _compact_similarity(q, c) if len(q.tokens) != len(c.tokens) else 0.0
     if compact > score:

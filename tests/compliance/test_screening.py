@@ -72,6 +72,8 @@ MUST_NOT_MATCH = [
     ("Maria Lopez", "shares only a first name"),
     ("Vladimir Sokolov", "first name of one entry, surname of another"),
     ("Golden Dragon Restaurant", "one generic word of an organisation"),
+    ("Maria Elena Lopez Ortega", "another surname where the list has Castillo"),
+    ("Hassan Hososon", "same consonants, different letters (not a transliteration)"),
 ]
 
 
