@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 from rongpay.sim.traffic import DayClock, Event
 from rongpay.sim.world import HIGH_RISK_COUNTRIES, Customer, World, new_id, to_minor
@@ -160,12 +161,26 @@ def plan_aml(rng: random.Random, world: World, clock: DayClock, put: Put) -> int
     """Schedule every laundering case; return how many cases were planned."""
     days = world.days
     per_type = max(1, round(len(world.customers) * days / 5000.0))
+    # Sleepers first, chosen among people with no salary coming in, so that they are truly
+    # silent; every other case (and every fraud) then draws from the awake.
+    employed = {i for emp in world.employers for i in emp.staff}
+    unemployed = [c for i, c in enumerate(world.customers) if i not in employed]
     count = 0
-    for typology, play in TYPOLOGIES.items():
-        if typology == "dormant_reactivation" and days < 5:
-            continue
+    if days >= 5 and unemployed:
+        pool = replace(world, customers=unemployed)
         for _ in range(per_type):
+            count += 1
+            case = Case(f"case_{count:05d}", "dormant_reactivation", rng, clock, put)
+            dormant_reactivation(case, pool, rng.randrange(max(1, days - SPAN_DAYS)))
+    world = awake(world)
+    for typology, play in TYPOLOGIES.items():
+        for _ in range(per_type if typology != "dormant_reactivation" else 0):
             count += 1
             case = Case(f"case_{count:05d}", typology, rng, clock, put)
             play(case, world, rng.randrange(max(1, days - SPAN_DAYS)))
     return count
+
+
+def awake(world: World) -> World:
+    """WORLD with only the customers active to its last day."""
+    return replace(world, customers=[c for c in world.customers if c.active_until > world.days])

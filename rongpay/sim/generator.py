@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from rongpay.sim.aml import plan_aml
+from rongpay.sim.aml import awake, plan_aml
 from rongpay.sim.fraud import plan_fraud
 from rongpay.sim.traffic import FIELDS, LOCAL_OFFSET_S, DayClock, Event, HonestTraffic
 from rongpay.sim.world import build_world
@@ -89,8 +89,9 @@ def _events(cfg: SimConfig) -> Iterator[Event]:
     def plan(ev: Event) -> None:
         scheduled.setdefault(day_of(ev[0]), []).append(ev)
 
-    plan_fraud(random.Random(rng.getrandbits(64)), world, clock, plan)
-    plan_aml(random.Random(rng.getrandbits(64)), world, clock, plan)
+    fraud_rng, aml_rng = random.Random(rng.getrandbits(64)), random.Random(rng.getrandbits(64))
+    plan_aml(aml_rng, world, clock, plan)  # first: it chooses who sleeps
+    plan_fraud(fraud_rng, awake(world), clock, plan)
     traffic = HonestTraffic(
         random.Random(rng.getrandbits(64)), world, clock, lambda d, ev: plan(ev)
     )

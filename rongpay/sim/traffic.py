@@ -66,6 +66,7 @@ class HonestTraffic:
     def __init__(self, rng: random.Random, world: World, clock: DayClock,
                  later: Callable[[int, Event], None]) -> None:  # fmt: skip
         self.rng, self.world, self.clock, self.later = rng, world, clock, later
+        self.today = 0
         self.transit = world.by_mcc["4111"]
         for cust in world.customers:
             if cust.new_device_day is not None:
@@ -76,6 +77,7 @@ class HonestTraffic:
     def day(self, d: int, weekday: int, emit: Callable[[Event], None]) -> None:
         rng, customers = self.rng, self.world.customers
         boost = 1.25 if weekday >= 5 else 1.0
+        self.today = d
         for cust in customers:
             if d < cust.start_day or d >= cust.active_until:
                 continue
@@ -132,8 +134,8 @@ class HonestTraffic:
         minor = to_minor(amount, merchant.currency)
         emit((ts, "payment", minor, merchant.currency, cust.id, merchant.id, cust.country,
               merchant.country, channel, device, ip, merchant.mcc, None, None, None))  # fmt: skip
-        if rng.random() < 0.012:
-            back = d + rng.randint(1, 5)
+        back = d + rng.randint(1, 5)
+        if rng.random() < 0.012 and back < cust.active_until:
             self.later(back, (ts + (back - d) * 86400, "refund", minor, merchant.currency,
                               merchant.id, cust.id, merchant.country, cust.country, channel,
                               None, None, merchant.mcc, None, None, None))  # fmt: skip
@@ -174,7 +176,11 @@ class HonestTraffic:
         share = amount / (len(payer.friends) + 1)
         for fidx in payer.friends:
             friend = customers[fidx]
-            if friend is payer:
+            if (
+                friend is payer
+                or friend.active_until <= self.today
+                or friend.start_day > self.today
+            ):
                 continue
             when = ts + rng.randint(300, 6 * 3600)
             device, ip = friend.devices[0], friend.ips[0]
@@ -185,7 +191,7 @@ class HonestTraffic:
     def p2p(self, cust: Customer, d: int, emit: Callable[[Event], None]) -> None:
         rng = self.rng
         friend = self.world.customers[rng.choice(cust.friends)]
-        if friend is cust:
+        if friend is cust or not friend.start_day <= d < friend.active_until:
             return
         ts = self.clock.at(d, habit_second(rng, cust) + rng.random() * 3600)
         device, ip = device_and_ip(rng, cust, d)
@@ -193,6 +199,8 @@ class HonestTraffic:
         if rng.random() < 0.015:  # a second-hand car, a deposit: big, to someone new, honest
             friend = rng.choice(self.world.customers)
             amount = rng.uniform(2_000, 50_000)
+            if friend is cust or not friend.start_day <= d < friend.active_until:
+                return
         emit((ts, "transfer", to_minor(amount, "CNY"), "CNY", cust.id, friend.id, cust.country,
               friend.country, "wallet", device, ip, None, None, None,
                   None))  # fmt: skip
@@ -249,6 +257,8 @@ class HonestTraffic:
                   "bank", device, ip, None, None, None, None))  # fmt: skip
             for i, (sidx, salary) in enumerate(zip(emp.staff, emp.salary_cny, strict=True)):
                 staff = customers[sidx]
+                if staff.start_day > d:  # not hired yet
+                    continue
                 emit((start + 3600 + i * 2, "transfer", round(salary) * 100, "CNY", emp.id,
                       staff.id, "CN", staff.country, "bank", device, ip, None, None, None,
                       None))  # fmt: skip

@@ -106,3 +106,24 @@ def test_cli_bad_input(tmp_path, capsys, argv: list[str], message: str) -> None:
     code = main([*base, *argv])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_sleepers_are_silent_until_they_wake(events: list[dict[str, object]]) -> None:
+    """A dormant account has honest traffic on local days 0-1 only, then nothing until its case."""
+    cases = [e for e in events if e["label_aml"] == "dormant_reactivation"]
+    sleepers = {str(e["payer"]) for e in cases if e["type"] == "withdrawal"}
+    assert sleepers
+    asleep_from = _day(events, 2)
+    for sleeper in sleepers:
+        wake = min(str(e["ts"]) for e in cases if sleeper in (e["payer"], e["payee"]))
+        noise = [
+            e for e in events
+            if sleeper in (e["payer"], e["payee"]) and asleep_from <= str(e["ts"]) < wake
+        ]  # fmt: skip
+        assert noise == []
+
+
+def _day(events: list[dict[str, object]], n: int) -> str:
+    start = dt.datetime.fromisoformat(str(events[0]["ts"]))
+    local_midnight = start.replace(hour=16, minute=0, second=0)  # 00:00 at UTC+8
+    return (local_midnight + dt.timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
