@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 from rongpay.risk.event import Event
 from rongpay.risk.features import FEATURES, INDEX, FeatureState, StateLimits
@@ -90,7 +91,7 @@ def test_currency_amounts_are_comparable(ev: Ev) -> None:
     assert math.isclose(feat(c, "amount_log"), math.log1p(150 * 0.048))
 
 
-def test_no_look_ahead(sim_file, tmp_path) -> None:
+def test_no_look_ahead(sim_file: Path) -> None:
     """Shuffling and rewriting the future changes no past feature vector."""
     from rongpay.risk.event import read_events
 

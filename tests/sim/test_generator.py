@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 import orjson
 import pytest
@@ -83,7 +84,7 @@ def test_config_limits() -> None:
         SimConfig(days=0, customers=10, merchants=1).check()
 
 
-def test_cli_writes_file(tmp_path, capsys) -> None:
+def test_cli_writes_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ev.jsonl"
     code = main(["simulate", "--days", "2", "--customers", "50", "--merchants", "5",
                  "--out", str(out), "--seed", "1"])  # fmt: skip
@@ -101,7 +102,9 @@ def test_cli_writes_file(tmp_path, capsys) -> None:
         (["--days", "2", "--out", "/nonexistent/dir/x.jsonl"], "does not exist"),
     ],
 )
-def test_cli_bad_input(tmp_path, capsys, argv: list[str], message: str) -> None:
+def test_cli_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     base = ["simulate", "--customers", "10", "--merchants", "2", "--out", str(tmp_path / "o")]
     code = main([*base, *argv])
     assert code == 2
