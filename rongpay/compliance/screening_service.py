@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from rongpay.compliance.errors import InvalidInput
+from rongpay.compliance.reference import countries
 from rongpay.compliance.sanctions import load_list
 from rongpay.compliance.screening import (
     DEFAULT_FLOOR,
@@ -61,7 +62,9 @@ class ScreenOptions:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         if birth_date is not None and not _DATE.match(birth_date):
             raise InvalidInput(f"birth date {birth_date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-        if country is not None and not _COUNTRY.match(country):
+        if country is not None and (
+            not _COUNTRY.match(country) or country.upper() not in countries()
+        ):
             raise InvalidInput(f"country {country!r} is not an ISO 3166 alpha-2 code")
         return cls(threshold, floor, limit, birth_date, country.lower() if country else None)
 

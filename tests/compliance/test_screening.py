@@ -131,6 +131,7 @@ def test_empty_or_letterless_name_is_rejected(screener, bad):
     [
         {"birth_date": "1971/03/02"},
         {"country": "Russia"},
+        {"country": "ZZ"},
         {"threshold": 0.5, "floor": 0.6},
         {"limit": 0},
     ],
