@@ -106,7 +106,7 @@ def test_eval_json(sim_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_backtest(sim_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rules = tmp_path / "r.rules"
     rules.write_text(
-        "version 7\nrule tiny: payer_small_cnt_1h >= 3 => block\n"
+        "version 7\nrule tiny: payer_cnt_1h >= 3 => block\n"
         "shadow rule big: amount_cny > 5000 => review\n"
     )
     assert main(["risk", "backtest", str(rules), str(sim_file), "--no-model", "--json"]) == 0
