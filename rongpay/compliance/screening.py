@@ -37,6 +37,45 @@ POSTING_FIRST = 3_000  # a token with more postings is common: exact and skeleto
 MAX_BLOCKING_TOKENS = 6  # rarest query tokens used for blocking
 MAX_NAME_CHARS = 500
 INITIAL_SIMILARITY = 0.85
+# Words many organisations share: pairing them says little about identity.
+GENERIC_WORDS = frozenset(
+    [
+        "trading",
+        "trade",
+        "general",
+        "international",
+        "global",
+        "group",
+        "holding",
+        "holdings",
+        "industries",
+        "industrial",
+        "import",
+        "export",
+        "services",
+        "service",
+        "enterprise",
+        "enterprises",
+        "investment",
+        "investments",
+        "shipping",
+        "logistics",
+        "technology",
+        "technologies",
+        "resources",
+        "development",
+        "commercial",
+        "petroleum",
+        "energy",
+        "construction",
+        "engineering",
+        "finance",
+        "financial",
+        "capital",
+        "partners",
+        "bank",
+    ]
+)
 CONFLICT_PENALTY = 0.2  # per pair of unpaired tokens, one on each side
 SYLLABLE_PENALTY = 0.2  # a missing pinyin syllable changes the name (Zhang Wei vs Zhang Weimin)
 LENGTH_PENALTY = 0.05  # per letter of length difference beyond one (Wei is not Weimin)
@@ -310,7 +349,7 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
         base = BASE_WEIGHT * base + (1 - BASE_WEIGHT) * weakest
     unpaired_q = len(q.tokens) - len(pairs)
     unpaired_c = len(c.tokens) - len(pairs)
-    if len(pairs) == 1 and (unpaired_q or unpaired_c):
+    if (len(pairs) == 1 and (unpaired_q or unpaired_c)) or _only_generic_shared(c, pairs):
         score = base * SINGLE_PAIR_FACTOR
     elif q.syllabic or c.syllabic:
         score = base - SYLLABLE_PENALTY * (unpaired_q + unpaired_c)
@@ -329,6 +368,14 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
     if compact > score:
         return compact, f"same letters with other spacing ({compact:.2f})"
     return max(0.0, score), _explain(q, c, pairs) if explain else ""
+
+
+def _only_generic_shared(c: NameForm, pairs: list[tuple[int, int, float]]) -> bool:
+    """An organisation sharing one distinctive word and generic ones ("Golden ... Trading")."""
+    if GENERIC_WORDS.isdisjoint(c.tokens):
+        return False
+    core = {j for j, t in enumerate(c.tokens) if t not in GENERIC_WORDS}
+    return len(core) >= 2 and sum(1 for _, j, _ in pairs if j in core) <= 1
 
 
 def _align(q: NameForm, c: NameForm) -> list[tuple[int, int, float]]:

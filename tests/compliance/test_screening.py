@@ -58,6 +58,7 @@ MUST_MATCH = [
     ("Nguyễn Văn Thành", "rp-0014", "Vietnamese diacritics"),
     ("Sevmorput Trading LLC", "rp-0017", "organisation, other legal form"),
     ("Golden Crescent General Trading", "rp-0018", "organisation without legal form"),
+    ("Golden Crescent Trading LLC", "rp-0018", "organisation alias, another legal form"),
     ("Ahmad Hasan Masri", "rp-0022", "article dropped, spelling"),
 ]
 
@@ -72,6 +73,7 @@ MUST_NOT_MATCH = [
     ("Maria Lopez", "shares only a first name"),
     ("Vladimir Sokolov", "first name of one entry, surname of another"),
     ("Golden Dragon Restaurant", "one generic word of an organisation"),
+    ("Golden Trading", "one distinctive word and a generic one"),
     ("Maria Elena Lopez Ortega", "another surname where the list has Castillo"),
     ("Hassan Hososon", "same consonants, different letters (not a transliteration)"),
 ]
