@@ -52,6 +52,7 @@ class Outcome(StrEnum):
 
 class Action(StrEnum):
     OPENED = "opened"
+    ALERT_ADDED = "alert_added"  # a new alert on the subject of a case still being worked
     ASSIGNED = "assigned"
     STARTED = "started"
     NOTE = "note"
@@ -169,8 +170,10 @@ def import_alerts(
 ) -> list[str]:
     """Store alerts (JSON form, as `aml scan` prints them) and open one case per new alert.
 
-    Already-known alert ids are skipped (re-importing a scan is harmless). When EVENTS (by id)
-    are given, each case gets its transactions and their graph as evidence. Returns new case ids.
+    Already-known alert ids are skipped (re-importing a scan is harmless). An alert whose subject
+    (first account) already has a case not yet closed joins that case instead of opening
+    another: one subject, one case for the analyst. When EVENTS (by id) are given, the case
+    gets the alert's transactions and their graph as evidence. Returns the new case ids.
     """
     actor = _actor(by)
     rows = [_check_alert(a, n) for n, a in enumerate(alerts, start=1)]
@@ -186,8 +189,24 @@ def import_alerts(
             ).first()
             if known:
                 continue
-            opened.append(_open_case(conn, alert, actor, events or {}))
+            existing = _open_case_of(conn, str(alert["accounts"][0]))
+            if existing is not None:
+                _attach(conn, existing, alert, actor, events or {}, Action.ALERT_ADDED)
+            else:
+                opened.append(_open_case(conn, alert, actor, events or {}))
     return opened
+
+
+def _open_case_of(conn: Connection, subject: str) -> str | None:
+    """The subject's case still being worked (not closed), if any: new alerts join it."""
+    row = conn.execute(
+        sa.select(store.cases.c.id)
+        .where(store.cases.c.subject == subject)
+        .where(store.cases.c.status.not_in([str(s) for s in CLOSED]))
+        .order_by(store.cases.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else str(row[0])
 
 
 def _check_alert(alert: Mapping[str, Any], n: int) -> dict[str, Any]:
@@ -220,6 +239,18 @@ def _open_case(
             version=1,
         )
     )
+    _attach(conn, case_id, alert, actor, events, Action.OPENED)
+    return case_id
+
+
+def _attach(
+    conn: Connection,
+    case_id: str,
+    alert: dict[str, Any],
+    actor: str,
+    events: Mapping[str, Mapping[str, Any]],
+    action: Action,
+) -> None:
     conn.execute(
         store.alerts.insert().values(
             alert_id=str(alert["alert_id"]),
@@ -228,15 +259,14 @@ def _open_case(
             transactions=orjson.dumps(alert["transactions"]).decode(),
             score=float(alert["score"]),
             summary=str(alert["summary"]),
-            raised_at=now,
+            raised_at=_now(),
             case_id=case_id,
         )
     )
-    record(conn, case_id, actor, Action.OPENED, alert_id=alert["alert_id"])
+    record(conn, case_id, actor, action, alert_id=alert["alert_id"])
     found = [events[t] for t in alert["transactions"] if t in events]
     if found:
         _add_evidence(conn, case_id, actor, found)
-    return case_id
 
 
 def transaction_graph(transactions: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -108,3 +108,16 @@ def test_bad_input(engine):
         cases.assign(engine, case_id, to="", by="lead")
     with pytest.raises(InvalidInput):
         cases.parse_status("done")
+
+
+def test_new_alerts_on_a_worked_subject_join_its_case(engine):
+    case_id = _open(engine)
+    second = {**ALERT, "alert_id": "aml_2", "scenario": "pass_through", "transactions": ["t2"]}
+    assert cases.import_alerts(engine, [second], by="system", events=EVENTS) == []
+    case_file = cases.get_case(engine, case_id)
+    assert [a["alert_id"] for a in case_file.alerts] == ["aml_1", "aml_2"]
+    assert "alert_added" in [a["action"] for a in case_file.actions]
+    cases.start(engine, case_id, by="ana")
+    cases.close(engine, case_id, by="bob", outcome=Outcome.FALSE_POSITIVE, reason="ok")
+    third = {**ALERT, "alert_id": "aml_3"}
+    assert cases.import_alerts(engine, [third], by="system") == ["CASE-000002"]
