@@ -132,6 +132,74 @@ def parse_tier(text: str) -> Tier:
         raise InvalidInput(f"tier {text!r}: use unverified, basic or full") from None
 
 
+# Merchant category codes of cash-intensive or high-risk trades (money services, gambling,
+# precious metals and jewels, pawn shops, crypto): their owners rate medium at least.
+HIGH_RISK_MCCS = frozenset({"4829", "6051", "6211", "6538", "6540", "7995", "5944", "5933", "5094"})
+NEW_CUSTOMER_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """What onboarding and monitoring know about a customer, for the risk rating."""
+
+    country: str | None  # residence, ISO 3166 alpha-2
+    tier: Tier
+    pep: bool = False  # a politically exposed person (screening hit on a PEP list)
+    sanctions_near_match: bool = False  # a screening hit cleared by an analyst
+    mcc: str | None = None  # for merchants: their category
+    account_age_days: int = 0
+    open_aml_cases: int = 0
+    reported_cases: int = 0  # cases closed as reported (an STR was filed)
+
+
+def rate_customer(profile: CustomerProfile) -> tuple[RiskRating, list[str]]:
+    """The customer risk rating and its reasons: the highest factor wins.
+
+    high: resident of a FATF call-for-action country, a PEP, an STR filed before;
+    medium: FATF increased-monitoring country, unverified, a cleared sanctions near-match,
+    a cash-intensive trade, a new customer, an open AML case. Otherwise low.
+    """
+    from rongpay.compliance.reference import fatf_lists
+
+    lists = fatf_lists()
+    country = (profile.country or "").upper()
+    high = [
+        reason
+        for reason, applies in (
+            (f"resident of {country} (FATF call for action)", country in lists.call_for_action),
+            ("politically exposed person", profile.pep),
+            (
+                f"{profile.reported_cases} suspicious transaction report(s) filed",
+                profile.reported_cases > 0,
+            ),
+        )
+        if applies
+    ]
+    if high:
+        return RiskRating.HIGH, high
+    medium = [
+        reason
+        for reason, applies in (
+            (
+                f"resident of {country} (FATF increased monitoring)",
+                country in lists.increased_monitoring,
+            ),
+            ("identity not verified", profile.tier is Tier.UNVERIFIED),
+            ("sanctions near-match cleared by an analyst", profile.sanctions_near_match),
+            (f"cash-intensive trade (MCC {profile.mcc})", profile.mcc in HIGH_RISK_MCCS),
+            (
+                f"customer for {profile.account_age_days} days",
+                profile.account_age_days < NEW_CUSTOMER_DAYS,
+            ),
+            (f"{profile.open_aml_cases} open AML case(s)", profile.open_aml_cases > 0),
+        )
+        if applies
+    ]
+    if medium:
+        return RiskRating.MEDIUM, medium
+    return RiskRating.LOW, []
+
+
 MAX_RATINGS = 10_000_000
 
 

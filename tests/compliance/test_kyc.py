@@ -121,3 +121,21 @@ def test_iban():
     assert check_iban("GB82 WEST 1234 5698 7654 32").fields["country"] == "GB"
     assert check_iban("DE89 3704 0044 0532 0130 01").reason == "invalid_iban"
     assert not check_iban("not an iban").valid
+
+
+def test_rate_customer_highest_factor_wins():
+    from rongpay.compliance.kyc import CustomerProfile, rate_customer
+
+    settled = CustomerProfile("CN", Tier.FULL, account_age_days=400)
+    assert rate_customer(settled) == (RiskRating.LOW, [])
+    rating, reasons = rate_customer(CustomerProfile("VN", Tier.BASIC, account_age_days=5))
+    assert rating is RiskRating.MEDIUM and len(reasons) == 2
+    rating, reasons = rate_customer(
+        CustomerProfile("IR", Tier.UNVERIFIED, pep=True, account_age_days=5)
+    )
+    assert rating is RiskRating.HIGH
+    assert reasons == ["resident of IR (FATF call for action)", "politically exposed person"]
+    jeweller = CustomerProfile("CN", Tier.FULL, mcc="5944", account_age_days=400)
+    assert rate_customer(jeweller)[0] is RiskRating.MEDIUM
+    reported = CustomerProfile("CN", Tier.FULL, account_age_days=400, reported_cases=1)
+    assert rate_customer(reported)[0] is RiskRating.HIGH
