@@ -118,9 +118,9 @@ class AmlParams:
     high_risk_geo: GeoParams = field(default_factory=GeoParams)
     large_value: LargeValueParams = field(default_factory=LargeValueParams)
     merchant_min_payments: int = 3  # accounts paid by card/QR/... this often are merchants
-    # A subject alerted for a scenario is not alerted again for it within this many hours
-    # (its later transactions belong to the case already open).
-    alert_cooldown_h: int = 72
+    # A subject alerted for a scenario is not alerted again for it within this many hours;
+    # alerts after that join the subject's open case (cases.import_alerts).
+    alert_cooldown_h: int = 24
     disabled: frozenset[str] = frozenset()
 
     def with_overrides(self, overrides: list[str]) -> AmlParams:

@@ -174,7 +174,9 @@ def test_high_risk_geography():
 
 def test_large_value_alert_and_cooldown():
     alerts = run([ev(0, "transfer", 1_200_000, "a", "b"), ev(1, "transfer", 1_500_000, "a", "c")])
-    assert [a.scenario for a in alerts].count("large_value") == 1, "one alert per subject per 72 h"
+    assert [a.scenario for a in alerts].count("large_value") == 1, "one alert per subject per 24 h"
+    later = run([ev(0, "transfer", 1_200_000, "a", "b"), ev(30, "transfer", 1_500_000, "a", "c")])
+    assert [a.scenario for a in later].count("large_value") == 2
 
 
 def test_alert_ids_are_stable():
