@@ -32,8 +32,12 @@ fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format rongpay tests
 	$(BIN)/ruff check --fix rongpay tests
 
-bench: $(STAMP) ## run every benchmark beside its baseline
+bench: $(STAMP) ## run every benchmark beside its baseline (a few minutes)
 	$(BIN)/rongpay bench ledger
+	$(BIN)/rongpay bench ledger --hot 0.9
+	$(BIN)/rongpay bench risk
+	$(BIN)/rongpay bench screen
+	$(BIN)/rongpay bench aml
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) rongpay.db rongpay.db-wal rongpay.db-shm
