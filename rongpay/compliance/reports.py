@@ -106,7 +106,7 @@ def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> d
         "generated_at": rfc3339(int(time.time())),
         "generated_by": actor,
         "reporting_institution": INSTITUTION,
-        "case": case.to_json(),
+        "case": _case_for_report(case.to_json()),
         "subjects": [{"account": a, "role": r} for a, r in subjects.items()],
         "suspicion": {
             "scenarios": sorted({a["scenario"] for a in case_file.alerts}),
@@ -125,6 +125,14 @@ def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> d
     }
     _save(engine, "str", body, actor, case_id)
     return body
+
+
+def _case_for_report(case: dict[str, Any]) -> dict[str, Any]:
+    """The case as a regulator reads it: times in RFC 3339 UTC, like the rest of the report."""
+    for key in ("opened_at", "closed_at"):
+        if case.get(key) is not None:
+            case[key] = rfc3339(int(case[key]))
+    return case
 
 
 def _transaction(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ def test_str_report_valid_and_logged(engine, tmp_path):
     report = suspicious_transaction_report(engine, case_id, by="ana")
     assert validate(report, "str.schema.json") == []
     assert report["total_cny_minor"] == 3 * 8_000_000
+    assert report["case"]["opened_at"].endswith("Z") and report["case"]["closed_at"] is None
     assert report["suspicion"]["narrative"] == "Round trip <b>in</b> 9 hours"
     assert {s["account"] for s in report["subjects"]} == {"a", "b", "c"}
     log = [a["action"] for a in cases.get_case(engine, case_id).actions]
