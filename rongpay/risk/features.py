@@ -181,11 +181,11 @@ class FeatureState:
         hour = int(now // HOUR_S) % 24
         hours = acc.hours
         habit = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / acc.n if acc.n else 0.0
-        in7 = acc.inflow.sum_since(now - WEEK_S)
+        in7 = acc.inflow.sum_7d(now)
         since = now - acc.last_out_ts if acc.last_out_ts >= 0 else -1.0
         return [
             float(c10), float(c1h), float(c24), float(c7d), log1p(s1h), log1p(out24),
-            float(acc.small.count_since(now - HOUR_S)),
+            float(acc.small.count_1h(now)),
             float(acc.payees24.count(now)), float(acc.devices24.count(now)),
             log1p(since) if since >= 0 else -1.0,
             (now - acc.first_ts) / DAY_S,
@@ -276,7 +276,7 @@ def _endpoint_features(ep: Endpoint | None, now: float, present: bool, device: b
     if ep is None:
         missing = 0.0 if present else -1.0
         return [missing, missing, missing, -1.0] if device else [missing, missing, -1.0]
-    cnt = float(ep.tl.count_since(now - HOUR_S))
+    cnt = float(ep.tl.count_1h(now))
     p24 = float(ep.payers24.count(now))
     age = _age_log(now, ep.first_ts)
     if device:
@@ -297,5 +297,5 @@ def _payee_features(acc: Account | None, now: float) -> list[float]:
         log1p(in24),
         log1p(acc.n + len(inflow.ts) - inflow.head),
         float(acc.payers7d.count(now)),
-        log1p(acc.out.sum_since(now - WEEK_S)) - log1p(in7),
+        log1p(acc.out.sum_7d(now)) - log1p(in7),
     ]

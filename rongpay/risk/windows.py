@@ -18,14 +18,22 @@ TRIM_EVERY_MASK = 15  # trim every 16th add: a hot entity holds at most CAP + 16
 
 
 class Timeline:
-    """Event times and running value sums over the last TIMELINE_SPAN_S, for windowed counts."""
+    """Event times and running value sums over the last TIMELINE_SPAN_S, for windowed counts.
 
-    __slots__ = ("cum", "head", "ts")
+    Time only moves forward (the feature state places a late event at "now"), so each window's
+    start index only moves forward too: four cursors (10 min, 1 h, 24 h, 7 days) walk along
+    the timeline instead of searching it, each entry passed once per cursor. A cursor always
+    equals `bisect_right(ts, cutoff, head)` for its latest cutoff; it is derived state, so a
+    snapshot does not store it (a loaded timeline starts its cursors at 0 and catches up).
+    """
+
+    __slots__ = ("c1h", "c7d", "c10", "c24", "cum", "head", "ts")
 
     def __init__(self) -> None:
         self.ts: list[float] = []
         self.cum: list[float] = [0.0]  # cum[i]: sum of values before index i
         self.head = 0
+        self.c10 = self.c1h = self.c24 = self.c7d = 0
 
     def add(self, ts: float, value: float) -> None:
         times = self.ts
@@ -39,26 +47,91 @@ class Timeline:
         """Move the head past expired entries (counts never look past the span anyway)."""
         head = bisect_right(self.ts, now - TIMELINE_SPAN_S, self.head)
         head = max(head, len(self.ts) - TIMELINE_CAP)
+        # a search starts at the head: no cursor may lag behind it
+        c10, c1h, c24, c7d = (max(c, head) for c in (self.c10, self.c1h, self.c24, self.c7d))
         if head > COMPACT_AFTER and head * 2 > len(self.ts):
             del self.ts[:head]
             del self.cum[:head]
+            c10, c1h, c24, c7d = c10 - head, c1h - head, c24 - head, c7d - head
             head = 0
         self.head = head
+        self.c10, self.c1h, self.c24, self.c7d = c10, c1h, c24, c7d
 
     def windows(self, now: float) -> tuple[int, int, int, int, float, float, float]:
-        """Counts over 10 min, 1 h, 24 h, 7 days and sums over 1 h, 24 h, 7 days, in one go
-        (each search is bounded by the previous one: longer windows start earlier)."""
-        ts, cum, head = self.ts, self.cum, self.head
+        """Counts over 10 min, 1 h, 24 h, 7 days and sums over 1 h, 24 h, 7 days, in one go."""
+        ts = self.ts
         n = len(ts)
-        i10 = bisect_right(ts, now - 600.0, head)
-        i1h = bisect_right(ts, now - 3600.0, head, i10)
-        i24 = bisect_right(ts, now - 86400.0, head, i1h)
-        i7d = bisect_right(ts, now - 604800.0, head, i24)
+        if not n:
+            return 0, 0, 0, 0, 0.0, 0.0, 0.0
+        last_t = ts[-1]
+        cut = now - 600.0
+        i10 = self.c10
+        if last_t <= cut:
+            i10 = n
+        else:
+            while ts[i10] <= cut:
+                i10 += 1
+        cut = now - 3600.0
+        i1h = self.c1h
+        if last_t <= cut:
+            i1h = n
+        else:
+            while ts[i1h] <= cut:
+                i1h += 1
+        cut = now - 86400.0
+        i24 = self.c24
+        if last_t <= cut:
+            i24 = n
+        else:
+            while ts[i24] <= cut:
+                i24 += 1
+        cut = now - 604800.0
+        i7d = self.c7d
+        if last_t <= cut:
+            i7d = n
+        else:
+            while ts[i7d] <= cut:
+                i7d += 1
+        self.c10, self.c1h, self.c24, self.c7d = i10, i1h, i24, i7d
+        cum = self.cum
         last = cum[-1]
         return n - i10, n - i1h, n - i24, n - i7d, last - cum[i1h], last - cum[i24], last - cum[i7d]
 
+    def count_1h(self, now: float) -> int:
+        """Events strictly after NOW - 1 h."""
+        ts = self.ts
+        n = len(ts)
+        if not n:
+            return 0
+        cut = now - 3600.0
+        if ts[-1] <= cut:
+            self.c1h = n
+            return 0
+        i = self.c1h
+        while ts[i] <= cut:
+            i += 1
+        self.c1h = i
+        return n - i
+
+    def sum_7d(self, now: float) -> float:
+        """Sum of values strictly after NOW - 7 days."""
+        ts = self.ts
+        n = len(ts)
+        if not n:
+            return 0.0
+        cut = now - 604800.0
+        i = self.c7d
+        if ts[-1] <= cut:
+            i = n
+        else:
+            while ts[i] <= cut:
+                i += 1
+        self.c7d = i
+        cum = self.cum
+        return cum[-1] - cum[i]
+
     def count_since(self, cutoff: float) -> int:
-        """Events strictly after CUTOFF."""
+        """Events strictly after CUTOFF (a search: for any cutoff, not only the windows')."""
         return len(self.ts) - bisect_right(self.ts, cutoff, self.head)
 
     def sum_since(self, cutoff: float) -> float:
@@ -77,20 +150,30 @@ class Timeline:
 
 
 class Distinct:
-    """Keys seen in the last SPAN seconds, oldest first, for distinct counts."""
+    """Keys seen in the last SPAN seconds, oldest first, for distinct counts.
 
-    __slots__ = ("keys", "span")
+    `low` is a lower bound on the oldest key's time (keys only ever arrive with the latest
+    time), so a count whose cutoff is below it needs no look at the keys at all.
+    """
+
+    __slots__ = ("keys", "low", "span")
 
     def __init__(self, span: float) -> None:
         self.span = span
         self.keys: OrderedDict[str, float] = OrderedDict()
+        self.low = float("-inf")
 
     def count(self, now: float) -> int:
         """Distinct keys seen after NOW - span (expired ones are dropped on the way)."""
-        keys, cutoff = self.keys, now - self.span
+        cutoff = now - self.span
+        keys = self.keys
+        if cutoff < self.low:
+            return len(keys)
         while keys:
             first = next(iter(keys))
-            if keys[first] > cutoff:
+            oldest = keys[first]
+            if oldest > cutoff:
+                self.low = oldest
                 break
             del keys[first]
         return len(keys)
