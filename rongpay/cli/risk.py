@@ -29,7 +29,9 @@ def register(commands: Any, bench: Any) -> None:
     _lists_parser(sub)
     _profile_parser(sub)
     b = bench.add_parser("risk", help="decision latency and file throughput, beside rules-only")
-    b.add_argument("--events", type=int, default=50_000, help="events to simulate (default 50000)")
+    b.add_argument(
+        "--events", type=int, default=100_000, help="events to simulate (default 100000)"
+    )
     b.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     _engine_options(b, lists=False)
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -53,8 +55,14 @@ def _engine_options(p: argparse.ArgumentParser, lists: bool = True, rules: bool 
 
 def _score_parser(sub: Any) -> None:
     p = sub.add_parser("score", help="one JSON decision line per event, in order")
-    p.add_argument("events", metavar="EVENTS.jsonl")
+    p.add_argument("events", metavar="EVENTS.jsonl", help="events file, or - for stdin")
     _engine_options(p)
+    p.add_argument(
+        "--rules-version",
+        type=int,
+        metavar="N",
+        help="use published rules version N from the database (--db, else RONGPAY_DB)",
+    )
     p.add_argument(
         "--state", metavar="STATE.json", help="load feature state from, and save it to, this file"
     )
@@ -92,13 +100,39 @@ def _backtest_parser(sub: Any) -> None:
 
 
 def _rules_parser(sub: Any) -> None:
-    p = sub.add_parser("rules", help="check a rules file, or print the starter rules")
+    from rongpay.cli.common import add_db_option
+
+    p = sub.add_parser("rules", help="check rules files; publish, list, activate, shadow versions")
     rs = p.add_subparsers(dest="rules_command", metavar="COMMAND", required=True)
     c = rs.add_parser("check", help="parse RULES and summarise it")
     c.add_argument("rules_file", metavar="RULES")
     c.set_defaults(func=run_rules_check)
     d = rs.add_parser("show-default", help="print the starter rules shipped with rongpay")
     d.set_defaults(func=run_rules_default)
+    pub = rs.add_parser("publish", help="store RULES as its version (immutable once published)")
+    pub.add_argument("rules_file", metavar="RULES")
+    pub.add_argument("--note", default="", help="why this version exists")
+    lst = rs.add_parser("list", help="published versions and which is active / in shadow")
+    lst.add_argument("--json", action="store_true")
+    show = rs.add_parser("show", help="print the text of a published version")
+    show.add_argument("version", type=int, metavar="N")
+    act = rs.add_parser("activate", help="make version N the live rules")
+    act.add_argument("version", type=int, metavar="N")
+    sh = rs.add_parser("shadow", help="run version N in shadow beside the active one")
+    sh.add_argument("version", type=int, metavar="N", nargs="?")
+    sh.add_argument("--clear", action="store_true", help="stop the shadow run")
+    bt = rs.add_parser("backtest", help="two published versions on the same events, side by side")
+    bt.add_argument("a", type=int, metavar="A")
+    bt.add_argument("b", type=int, metavar="B")
+    bt.add_argument("events", metavar="EVENTS.jsonl")
+    _engine_options(bt, lists=False, rules=False)
+    bt.add_argument("--lists", metavar="LIST.csv", help="block/allow list file")
+    bt.add_argument("--json", action="store_true")
+    for cmd, func in ((pub, run_rules_publish), (lst, run_rules_list), (show, run_rules_show),
+                      (act, run_rules_activate), (sh, run_rules_shadow),
+                      (bt, run_rules_backtest)):  # fmt: skip
+        add_db_option(cmd)
+        cmd.set_defaults(func=func)
 
 
 def _lists_parser(sub: Any) -> None:
@@ -186,16 +220,10 @@ def _db_entries(url: str) -> Any:
 
 
 def _open_db(url: str | None) -> Any:
-    from sqlalchemy.exc import SQLAlchemyError
+    """The migrated Engine (disposed when the command ends: rongpay.cli.common)."""
+    from rongpay.cli.common import open_engine
 
-    from rongpay.store.engine import DatabaseUrlError, create, database_url
-
-    try:
-        return create(database_url(url))
-    except DatabaseUrlError as exc:
-        raise CliError(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise CliError(f"cannot open the database: {type(exc).__name__}") from None
+    return open_engine(url)
 
 
 def _read_text(path: Path) -> str:
@@ -237,23 +265,50 @@ def run_score(args: argparse.Namespace) -> int:
     from rongpay.risk.engine import RiskEngine
     from rongpay.risk.errors import StateFileError
     from rongpay.risk.service import score_file
-    from rongpay.risk.snapshot import load_state, save_state
 
-    events = _existing(args.events, "events file")
+    stdin = args.events == "-"
+    events: Any = sys.stdin.buffer if stdin else _existing(args.events, "events file")
     lists = _load_lists(args.lists, args.db)
-    engine = RiskEngine(_load_model(args), _load_rules(args.rules), lists)
+    engine = RiskEngine(_load_model(args), _score_rules(args), lists)
     try:
         if args.state:
+            from rongpay.risk.snapshot import load_state
+
             engine.state = load_state(Path(args.state))
-        reporter = RejectReporter(args.events)
+        reporter = RejectReporter("<stdin>" if stdin else args.events)
         out = sys.stdout.buffer
         summary = score_file(engine, events, out.write, reporter)
         out.flush()
         if args.state:
+            from rongpay.risk.snapshot import save_state
+
             save_state(engine.state, Path(args.state))
     except StateFileError as exc:
         raise CliError(exc.message) from None
     return reporter.finish(summary.scored)
+
+
+def _score_rules(args: argparse.Namespace) -> Any:
+    """--rules FILE; else --rules-version N; else, with --db, the active version (and shadow)."""
+    if args.rules is not None:
+        if args.rules_version is not None:
+            raise CliError("--rules and --rules-version exclude each other")
+        return _load_rules(args.rules)
+    if args.rules_version is None and args.db is None:
+        return None
+    return _published(_open_db(args.db), args.rules_version)
+
+
+def _published(db: Any, version: int | None) -> Any:
+    from rongpay.risk.errors import RuleSyntaxError, RuleVersionError
+    from rongpay.risk.service import published_rules
+
+    try:
+        return published_rules(db, version)
+    except RuleVersionError as exc:
+        raise CliError(f"{exc.message} [{exc.code}]") from None
+    except RuleSyntaxError as exc:  # only if the grammar changed since it was published
+        raise CliError(f"published rules version {version}: {exc.message}") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -374,6 +429,102 @@ def run_rules_default(args: argparse.Namespace) -> int:
         resources.files("rongpay.risk").joinpath("default_rules.txt").read_text(encoding="utf-8")
     )
     return 0
+
+
+def run_rules_publish(args: argparse.Namespace) -> int:
+    from rongpay.risk.errors import RuleVersionError
+    from rongpay.risk.store import publish_rules
+
+    rules = _load_rules(args.rules_file)
+    source = _read_text(Path(args.rules_file))
+    try:
+        stored = publish_rules(_open_db(args.db), rules.version, source, args.note)
+    except RuleVersionError as exc:
+        raise CliError(f"{exc.message} [{exc.code}]") from None
+    state = "published" if stored else "already published (same text)"
+    print(f"rules version {rules.version}: {state}")
+    return 0
+
+
+def run_rules_list(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.risk.store import list_rule_versions
+
+    versions = list_rule_versions(_open_db(args.db))
+    if args.json:
+        for v in versions:
+            print(orjson.dumps({"version": v.version, "sha256": v.sha256, "note": v.note,
+                                "published_at": v.published_at,
+                                "roles": list(v.roles)}).decode())  # fmt: skip
+        return 0
+    if not versions:
+        print("no published rules versions")
+    for v in versions:
+        roles = f" [{', '.join(v.roles)}]" if v.roles else ""
+        note = f"  {v.note}" if v.note else ""
+        print(f"{v.version:>6}  {v.published_at}  {v.sha256[:12]}{roles}{note}")
+    return 0
+
+
+def run_rules_show(args: argparse.Namespace) -> int:
+    from rongpay.risk.errors import RuleVersionError
+    from rongpay.risk.store import rule_source
+
+    try:
+        sys.stdout.write(rule_source(_open_db(args.db), args.version))
+    except RuleVersionError as exc:
+        raise CliError(f"{exc.message} [{exc.code}]") from None
+    return 0
+
+
+def _set_role(args: argparse.Namespace, role: str, version: int | None) -> None:
+    from rongpay.risk.errors import RuleVersionError
+    from rongpay.risk.store import set_rule_role
+
+    try:
+        set_rule_role(_open_db(args.db), role, version)
+    except RuleVersionError as exc:
+        raise CliError(f"{exc.message} [{exc.code}]") from None
+
+
+def run_rules_activate(args: argparse.Namespace) -> int:
+    _set_role(args, "active", args.version)
+    print(f"rules version {args.version} is active")
+    return 0
+
+
+def run_rules_shadow(args: argparse.Namespace) -> int:
+    if args.clear == (args.version is not None):
+        raise CliError("give a version N to shadow, or --clear")
+    _set_role(args, "shadow", args.version)
+    print("no shadow rules" if args.clear else f"rules version {args.version} runs in shadow")
+    return 0
+
+
+def run_rules_backtest(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rongpay.risk.backtest import compare
+
+    db = _open_db(args.db)
+    a, b = _published(db, args.a), _published(db, args.b)
+    events = _existing(args.events, "events file")
+    reporter = RejectReporter(args.events)
+    report = compare(a, b, _load_model(args), _load_lists(args.lists), events, reporter)
+    if args.json:
+        print(orjson.dumps(report).decode())
+        return reporter.finish(report["events"])
+    print(f"{report['events']} events, {report['fraud_events']} fraud")
+    for side in ("a", "b"):
+        s = report[side]
+        print(f"  version {s['rules_version']}: flagged {s['flagged']}, precision "
+              f"{_fmt(s['precision'])}, recall {_fmt(s['recall'])}")  # fmt: skip
+    moves = ", ".join(f"{k} {v}" for k, v in report["changed_by_transition"].items())
+    print(
+        f"  decisions changed from A to B: {report['changed']}" + (f" ({moves})" if moves else "")
+    )
+    return reporter.finish(report["events"])
 
 
 def run_lists_check(args: argparse.Namespace) -> int:

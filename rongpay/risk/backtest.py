@@ -69,3 +69,38 @@ def backtest(rules: RuleSet, model: Model | None, lists: Lists, path: Path,
         "with_rules": _decision_stats(flags_with),
         "without_rules": _decision_stats(flags_without),
     }
+
+
+def compare(a: RuleSet, b: RuleSet, model: Model | None, lists: Lists, path: Path,
+            on_reject: Callable[[Rejected], None]) -> dict[str, Any]:  # fmt: skip
+    """Two rule-set versions on the same events: each one's decision quality and rule hits,
+    and how many decisions would change going from A to B (by `from->to`)."""
+    items = list(read_labelled(path, on_reject))
+    runs = []
+    for rules in (a, b):
+        engine = RiskEngine(model, rules, lists, FeatureState())
+        runs.append([d for _item, d in decide_labelled(engine, iter(items))])
+    changed: dict[str, int] = {}
+    for da, db in zip(runs[0], runs[1], strict=True):
+        if da.decision is not db.decision:
+            key = f"{da.decision.value}->{db.decision.value}"
+            changed[key] = changed.get(key, 0) + 1
+    sides = {}
+    for name, rules, decisions in (("a", a, runs[0]), ("b", b, runs[1])):
+        hits: dict[str, int] = {r.name: 0 for r in rules.rules}
+        for d in decisions:
+            for rule in [r.removeprefix("rule:") for r in d.reasons if r.startswith("rule:")]:
+                hits[rule] += 1
+            for rule in d.shadow:
+                hits[rule] += 1
+        flags = [(d.decision is not Action.ALLOW, it.fraud is not None)
+                 for it, d in zip(items, decisions, strict=True)]  # fmt: skip
+        sides[name] = {"rules_version": rules.version, "rule_hits": hits, **_decision_stats(flags)}
+    return {
+        "events": len(items),
+        "fraud_events": sum(1 for it in items if it.fraud),
+        "a": sides["a"],
+        "b": sides["b"],
+        "changed": sum(changed.values()),
+        "changed_by_transition": dict(sorted(changed.items())),
+    }

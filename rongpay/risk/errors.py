@@ -49,3 +49,12 @@ class StateFileError(RiskError):
     """A feature-state snapshot cannot be read or written."""
 
     code = "state_file"
+
+
+class RuleVersionError(RiskError):
+    """A rule-set version cannot be published, found or given a role; `code` says why:
+    `unknown_version`, `exists_with_different_source`, `no_active_version`, `already_active`."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code

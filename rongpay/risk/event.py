@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -233,25 +233,33 @@ class Rejected:
     error: EventError
 
 
-def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
-    """(line number, Event or Rejected) for each non-blank line, enforcing time order."""
+def read_events(source: Path | BinaryIO) -> Iterator[tuple[int, Event | Rejected]]:
+    """(line number, Event or Rejected) for each non-blank line of SOURCE (a file path or an
+    open binary stream such as stdin), enforcing time order."""
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            yield from _read_stream(fh)
+    else:
+        yield from _read_stream(source)
+
+
+def _read_stream(fh: BinaryIO) -> Iterator[tuple[int, Event | Rejected]]:
     last_ts = float("-inf")
-    with path.open("rb") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = parse_line(line)
-            except EventError as exc:
-                yield line_no, Rejected(line_no, exc)
-                continue
-            if event.ts_s < last_ts:
-                err = EventError(
-                    f"event {event.id[:40]!r} at {event.ts} is earlier than the event before "
-                    "it; events must be in time order",
-                    "out_of_order",
-                )
-                yield line_no, Rejected(line_no, err)
-                continue
-            last_ts = event.ts_s
-            yield line_no, event
+    for line_no, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            event = parse_line(line)
+        except EventError as exc:
+            yield line_no, Rejected(line_no, exc)
+            continue
+        if event.ts_s < last_ts:
+            err = EventError(
+                f"event {event.id[:40]!r} at {event.ts} is earlier than the event before "
+                "it; events must be in time order",
+                "out_of_order",
+            )
+            yield line_no, Rejected(line_no, err)
+            continue
+        last_ts = event.ts_s
+        yield line_no, event

@@ -483,3 +483,14 @@ def parse_rules(source: str) -> RuleSet:
     if version is None:
         raise RuleSyntaxError(1, 1, "missing 'version N' (rules files are versioned)")
     return RuleSet(version, tuple(rules), default, merchants)
+
+
+def with_shadow(live: RuleSet, shadow: RuleSet) -> RuleSet:
+    """LIVE plus every rule of SHADOW run in shadow, named `vN:NAME` (N: SHADOW's version), so
+    a candidate version is watched on live traffic with its hits told apart from LIVE's own."""
+    watched = tuple(
+        Rule(f"v{shadow.version}:{r.name}", r.action, r.reason, True, r.line, r.test)
+        for r in shadow.rules
+    )
+    return RuleSet(live.version, live.rules + watched, live.default_thresholds,
+                   live.merchant_thresholds)  # fmt: skip

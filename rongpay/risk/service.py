@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
@@ -18,6 +19,10 @@ from rongpay.risk.decision import Decision
 from rongpay.risk.engine import RiskEngine
 from rongpay.risk.errors import EventError
 from rongpay.risk.event import Event, Rejected, event_from_mapping, read_events
+from rongpay.risk.rules import RuleSet, parse_rules, with_shadow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 BATCH = 8192
 
@@ -44,18 +49,19 @@ def no_cyclic_gc() -> Iterator[None]:
 
 def score_file(
     engine: RiskEngine,
-    path: Path,
+    path: Path | BinaryIO,
     write: Callable[[bytes], object],
     on_reject: Callable[[Rejected], None],
 ) -> ScoreSummary:
-    """Write one JSON line per good event of PATH, in order; report each bad line."""
+    """Write one JSON line per good event of PATH (a file, or a stream such as stdin), in
+    order; report each bad line."""
     with no_cyclic_gc():
         return _score_file(engine, path, write, on_reject)
 
 
 def _score_file(
     engine: RiskEngine,
-    path: Path,
+    path: Path | BinaryIO,
     write: Callable[[bytes], object],
     on_reject: Callable[[Rejected], None],
 ) -> ScoreSummary:
@@ -134,3 +140,19 @@ def decide_labelled(
             batch = []
     if batch:
         yield from zip(batch, engine.decide_many([b.event for b in batch]), strict=True)
+
+
+def published_rules(engine: Engine, version: int | None = None) -> RuleSet | None:
+    """The rules stored in the database: VERSION alone when given; else the active version with
+    the shadow version (if any) watched in shadow; None when no version is active."""
+    from rongpay.risk.store import rule_roles, rule_source
+
+    if version is not None:
+        return parse_rules(rule_source(engine, version))
+    roles = rule_roles(engine)
+    if "active" not in roles:
+        return None
+    live = parse_rules(rule_source(engine, roles["active"]))
+    if "shadow" in roles:
+        return with_shadow(live, parse_rules(rule_source(engine, roles["shadow"])))
+    return live
