@@ -63,6 +63,17 @@ class Event:
     card: str | None = None
 
 
+# A frozen dataclass sets each field through object.__setattr__ (~1.8 us for Event's 15); the
+# fast parse path fills the slots through their descriptors instead (~0.9 us), same result.
+(_S_ID, _S_TS, _S_TS_S, _S_TYPE, _S_AMOUNT, _S_CURRENCY, _S_PAYER, _S_PAYEE, _S_PAYER_COUNTRY,
+ _S_PAYEE_COUNTRY, _S_CHANNEL, _S_DEVICE, _S_IP, _S_MCC, _S_CARD) = (
+    Event.__dict__[name].__set__
+    for name in ("id", "ts", "ts_s", "type", "amount_minor", "currency", "payer", "payee",
+                 "payer_country", "payee_country", "channel", "device_id", "ip", "mcc", "card")
+)  # fmt: skip
+_new_object = object.__new__
+
+
 @cache
 def _currency_codes() -> frozenset[str]:
     return frozenset(currencies())
@@ -170,9 +181,23 @@ def _fast(obj: dict[str, Any]) -> Event | None:
         return None
     if when.tzinfo is None:
         return None
-    return Event(eid, ts, when.timestamp(), kind, amount, currency, payer, payee,
-                 get("payer_country"), get("payee_country"), get("channel"), get("device_id"),
-                 get("ip"), get("mcc"), get("card"))  # fmt: skip
+    ev: Event = _new_object(Event)
+    _S_ID(ev, eid)
+    _S_TS(ev, ts)
+    _S_TS_S(ev, when.timestamp())
+    _S_TYPE(ev, kind)
+    _S_AMOUNT(ev, amount)
+    _S_CURRENCY(ev, currency)
+    _S_PAYER(ev, payer)
+    _S_PAYEE(ev, payee)
+    _S_PAYER_COUNTRY(ev, get("payer_country"))
+    _S_PAYEE_COUNTRY(ev, get("payee_country"))
+    _S_CHANNEL(ev, get("channel"))
+    _S_DEVICE(ev, get("device_id"))
+    _S_IP(ev, get("ip"))
+    _S_MCC(ev, get("mcc"))
+    _S_CARD(ev, get("card"))
+    return ev
 
 
 def event_from_mapping(obj: object) -> Event:

@@ -107,10 +107,6 @@ class StateLimits:
     sweep_every: int = 65_536
 
 
-def _age_log(now: float, first: float | None) -> float:
-    return -1.0 if first is None else math.log1p(max(0.0, now - first))
-
-
 class FeatureState:
     """All online state; `observe` is the one way in (features first, then the update)."""
 
@@ -127,116 +123,107 @@ class FeatureState:
         now = event.ts_s
         if now < self.now:  # a late event is placed at "now", never in the past
             now = self.now
-        amt = event.amount_minor * (
-            CNY_PER_MINOR_CACHE.get(event.currency) or cny_per_minor(event.currency)
-        )
-        payer = self.accounts.get(event.payer)
-        payee = self.accounts.get(event.payee) if event.payee != event.payer else payer
-        device = self.devices.get(event.device_id) if event.device_id else None
-        ip = self.ips.get(event.ip) if event.ip else None
-        x = self._event_features(event, payer, amt)
-        x += self._payer_features(event, payer, now, amt)
-        x += _endpoint_features(device, now, event.device_id is not None, True)
-        x += _endpoint_features(ip, now, event.ip is not None, False)
-        x += _payee_features(payee, now)
-        self._update(event, now, amt, payer, payee, device, ip)
+        currency = event.currency
+        amt = event.amount_minor * (CNY_PER_MINOR_CACHE.get(currency) or cny_per_minor(currency))
+        accounts = self.accounts
+        payer_id, payee_id = event.payer, event.payee
+        payer = accounts.get(payer_id)
+        payee = accounts.get(payee_id) if payee_id != payer_id else payer
+        dev_id, ip_id = event.device_id, event.ip
+        device = self.devices.get(dev_id) if dev_id else None
+        ip = self.ips.get(ip_id) if ip_id else None
+        log_amt = log1p(amt)
+        x = _event_features(event, payer, log_amt)
+        if payer is None:
+            x += _NEW_PAYER_HEAD
+            x += (
+                0.0 if dev_id is None else 1.0,
+                0.0 if ip_id is None else 1.0,
+                1.0,
+                0.0 if event.payee_country is None else 1.0,
+                0.0,
+                0.0,
+            )
+        else:
+            x += _payer_features(event, payer, now, amt, log_amt)
+        # endpoints: a device reads its 7-day payers, an IP does not
+        if device is None:
+            m = -1.0 if dev_id is None else 0.0
+            x += (m, m, m, -1.0)
+        else:
+            x += (
+                float(device.tl.count_1h(now)),
+                float(device.payers24.count(now)),
+                float(device.payers7d.count(now)),
+                log1p(max(0.0, now - device.first_ts)),
+            )
+        if ip is None:
+            m = -1.0 if ip_id is None else 0.0
+            x += (m, m, -1.0)
+        else:
+            x += (float(ip.tl.count_1h(now)), float(ip.payers24.count(now)),
+                  log1p(max(0.0, now - ip.first_ts)))  # fmt: skip
+        if payee is None:
+            x += _NO_PAYEE
+        else:
+            inflow = payee.inflow
+            c10, c1h, _c24, _c7d, _s1h, in24, in7 = inflow.windows(now)
+            x += (float(c10), float(c1h), float(payee.payers24.count(now)),
+                  (now - payee.first_ts) / DAY_S, log1p(in24),
+                  log1p(payee.n + len(inflow.ts) - inflow.head),
+                  float(payee.payers7d.count(now)),
+                  log1p(payee.out.sum_7d(now)) - log1p(in7))  # fmt: skip
+        self._update(event, now, amt, log_amt, payer, payee, device, ip)
         return x
 
-    def _event_features(self, ev: Event, payer: Account | None, amt: float) -> list[float]:
-        mcc = ev.mcc
-        new_currency = 0.0
-        if payer is not None and payer.n > 0:
-            new_currency = 0.0 if ev.currency in payer.currencies else 1.0
-        return [
-            log1p(amt),
-            float(TYPE_CODE[ev.type]),
-            float(CHANNEL_CODE.get(ev.channel or "", -1)),
-            float(mcc) if mcc else -1.0,
-            1.0 if mcc in RISKY_MCCS else 0.0,
-            1.0
-            if ev.payer_country and ev.payee_country and ev.payer_country != ev.payee_country
-            else 0.0,
-            1.0
-            if ev.payee_country in HIGH_RISK_COUNTRIES or ev.payer_country in HIGH_RISK_COUNTRIES
-            else 0.0,
-            new_currency,
-        ]
-
-    def _payer_features(
-        self, ev: Event, acc: Account | None, now: float, amt: float
-    ) -> list[float]:
-        if acc is None:
-            new_dev, new_ip = float(ev.device_id is not None), float(ev.ip is not None)
-            new_country = float(ev.payee_country is not None)
-            head = [0.0] * 9 + [-1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
-            return [*head, new_dev, new_ip, 1.0, new_country, 0.0, 0.0]
-        c10, c1h, c24, c7d, s1h, out24, _s7d = acc.out.windows(now)
-        log_amt = log1p(amt)
-        z, vs_max = 0.0, 0.0
-        if acc.n >= 3:
-            std = max(MIN_STD_LOG, math.sqrt(acc.m2 / (acc.n - 1)))
-            z = (log_amt - acc.mean) / std
-        if acc.n >= 1:
-            vs_max = log_amt - acc.max_log
-        hour = int(now // HOUR_S) % 24
-        hours = acc.hours
-        habit = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / acc.n if acc.n else 0.0
-        in7 = acc.inflow.sum_7d(now)
-        since = now - acc.last_out_ts if acc.last_out_ts >= 0 else -1.0
-        return [
-            float(c10), float(c1h), float(c24), float(c7d), log1p(s1h), log1p(out24),
-            float(acc.small.count_1h(now)),
-            float(acc.payees24.count(now)), float(acc.devices24.count(now)),
-            log1p(since) if since >= 0 else -1.0,
-            (now - acc.first_ts) / DAY_S,
-            log1p(acc.n), z, vs_max, habit,
-            _new(acc.devices, ev.device_id), _new(acc.ips, ev.ip), _new(acc.payees, ev.payee),
-            _new(acc.countries, ev.payee_country),
-            log1p(in7), log1p(out24 + amt) - log1p(in7),
-        ]  # fmt: skip
-
     def _update(
-        self, ev: Event, now: float, amt: float, payer: Account | None, payee: Account | None,
-        device: Endpoint | None, ip: Endpoint | None,
+        self, ev: Event, now: float, amt: float, log_amt: float, payer: Account | None,
+        payee: Account | None, device: Endpoint | None, ip: Endpoint | None,
     ) -> None:  # fmt: skip
         """Fold EV into the state; the entities found by `observe` are passed in, not re-read."""
+        payer_id, payee_id = ev.payer, ev.payee
         if payer is None:
-            payer = self.accounts[ev.payer] = Account(now)
+            payer = self.accounts[payer_id] = Account(now)
         payer.last_ts = payer.last_out_ts = now
         payer.out.add(now, amt)
         if amt < SMALL_AMOUNT_CNY:
             payer.small.add(now, 1.0)
-        payer.payees24.observe(ev.payee, now)
-        log_amt = math.log1p(amt)
-        payer.n += 1
+        payer.payees24.observe(payee_id, now)
+        n = payer.n = payer.n + 1
         delta = log_amt - payer.mean
-        payer.mean += delta / payer.n
+        payer.mean += delta / n
         payer.m2 += delta * (log_amt - payer.mean)
         if log_amt > payer.max_log:
             payer.max_log = log_amt
         payer.hours[int(now // HOUR_S) % 24] += 1
-        bump(payer.payees, ev.payee, CAP_PAYEES)
+        bump(payer.payees, payee_id, CAP_PAYEES)
         bump(payer.currencies, ev.currency, CAP_CURRENCIES)
         if ev.payee_country:
             bump(payer.countries, ev.payee_country, CAP_COUNTRIES)
-        if ev.device_id:
-            payer.devices24.observe(ev.device_id, now)
-            bump(payer.devices, ev.device_id, CAP_DEVICES)
+        dev_id, ip_id = ev.device_id, ev.ip
+        if dev_id:
+            payer.devices24.observe(dev_id, now)
+            bump(payer.devices, dev_id, CAP_DEVICES)
             if device is None:
-                device = self.devices[ev.device_id] = Endpoint(now)
-            _touch(device, ev.payer, now, True)
-        if ev.ip:
-            bump(payer.ips, ev.ip, CAP_IPS)
+                device = self.devices[dev_id] = Endpoint(now)
+            device.tl.add(now, 1.0)
+            device.payers24.observe(payer_id, now)
+            device.payers7d.observe(payer_id, now)
+            device.last_ts = now
+        if ip_id:
+            bump(payer.ips, ip_id, CAP_IPS)
             if ip is None:
-                ip = self.ips[ev.ip] = Endpoint(now)
-            _touch(ip, ev.payer, now, False)
-        if ev.payee != ev.payer or ev.type == "topup":
+                ip = self.ips[ip_id] = Endpoint(now)
+            ip.tl.add(now, 1.0)
+            ip.payers24.observe(payer_id, now)
+            ip.last_ts = now
+        if payee_id != payer_id or ev.type == "topup":
             if payee is None:
-                payee = self.accounts[ev.payee] = Account(now)
+                payee = self.accounts[payee_id] = Account(now)
             payee.last_ts = now
             payee.inflow.add(now, amt)
-            payee.payers24.observe(ev.payer, now)
-            payee.payers7d.observe(ev.payer, now)
+            payee.payers24.observe(payer_id, now)
+            payee.payers7d.observe(payer_id, now)
         self.now = now
         self.seen += 1
         if self.seen % self.limits.sweep_every == 0:
@@ -258,44 +245,55 @@ def _prune(table: dict, cutoff: float, limit: int) -> dict:  # type: ignore[type
     return kept
 
 
-def _new(habits: dict[str, int], key: str | None) -> float:
-    if key is None:
-        return 0.0
-    return 0.0 if key in habits else 1.0
+_NEW_PAYER_HEAD = (0.0,) * 9 + (-1.0, -1.0, 0.0, 0.0, 0.0, 0.0)
+_NO_PAYEE = (0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def _touch(ep: Endpoint, payer: str, now: float, week: bool) -> None:
-    ep.tl.add(now, 1.0)
-    ep.payers24.observe(payer, now)
-    if week:  # only devices read their 7-day payers
-        ep.payers7d.observe(payer, now)
-    ep.last_ts = now
-
-
-def _endpoint_features(ep: Endpoint | None, now: float, present: bool, device: bool) -> list[float]:
-    if ep is None:
-        missing = 0.0 if present else -1.0
-        return [missing, missing, missing, -1.0] if device else [missing, missing, -1.0]
-    cnt = float(ep.tl.count_1h(now))
-    p24 = float(ep.payers24.count(now))
-    age = _age_log(now, ep.first_ts)
-    if device:
-        return [cnt, p24, float(ep.payers7d.count(now)), age]
-    return [cnt, p24, age]
-
-
-def _payee_features(acc: Account | None, now: float) -> list[float]:
-    if acc is None:
-        return [0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0]
-    inflow = acc.inflow
-    c10, c1h, _c24, _c7d, _s1h, in24, in7 = inflow.windows(now)
+def _event_features(ev: Event, payer: Account | None, log_amt: float) -> list[float]:
+    mcc = ev.mcc
+    new_currency = 0.0
+    if payer is not None and payer.n > 0:
+        new_currency = 0.0 if ev.currency in payer.currencies else 1.0
+    pc, qc = ev.payer_country, ev.payee_country
     return [
-        float(c10),
-        float(c1h),
-        float(acc.payers24.count(now)),
-        (now - acc.first_ts) / DAY_S,
-        log1p(in24),
-        log1p(acc.n + len(inflow.ts) - inflow.head),
-        float(acc.payers7d.count(now)),
-        log1p(acc.out.sum_7d(now)) - log1p(in7),
+        log_amt,
+        float(TYPE_CODE[ev.type]),
+        float(CHANNEL_CODE.get(ev.channel or "", -1)),
+        float(mcc) if mcc else -1.0,
+        1.0 if mcc in RISKY_MCCS else 0.0,
+        1.0 if pc and qc and pc != qc else 0.0,
+        1.0 if qc in HIGH_RISK_COUNTRIES or pc in HIGH_RISK_COUNTRIES else 0.0,
+        new_currency,
     ]
+
+
+def _payer_features(
+    ev: Event, acc: Account, now: float, amt: float, log_amt: float
+) -> tuple[float, ...]:
+    c10, c1h, c24, c7d, s1h, out24, _s7d = acc.out.windows(now)
+    n = acc.n
+    z, vs_max, habit = 0.0, 0.0, 0.0
+    if n >= 3:
+        std = max(MIN_STD_LOG, math.sqrt(acc.m2 / (n - 1)))
+        z = (log_amt - acc.mean) / std
+    if n >= 1:
+        vs_max = log_amt - acc.max_log
+        hour = int(now // HOUR_S) % 24
+        hours = acc.hours
+        habit = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / n
+    in7 = acc.inflow.sum_7d(now)
+    last_out = acc.last_out_ts
+    dev, ip, country = ev.device_id, ev.ip, ev.payee_country
+    return (
+        float(c10), float(c1h), float(c24), float(c7d), log1p(s1h), log1p(out24),
+        float(acc.small.count_1h(now)),
+        float(acc.payees24.count(now)), float(acc.devices24.count(now)),
+        log1p(now - last_out) if last_out >= 0 else -1.0,
+        (now - acc.first_ts) / DAY_S,
+        log1p(n), z, vs_max, habit,
+        0.0 if dev is None or dev in acc.devices else 1.0,
+        0.0 if ip is None or ip in acc.ips else 1.0,
+        0.0 if ev.payee in acc.payees else 1.0,
+        0.0 if country is None or country in acc.countries else 1.0,
+        log1p(in7), log1p(out24 + amt) - log1p(in7),
+    )  # fmt: skip
