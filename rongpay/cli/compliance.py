@@ -3,7 +3,8 @@
 
 Exit codes (all compliance commands): 0 done; 1 a finding the caller asked to fail on
 (`screen --fail-on-match`, `aml eval --check` below target, `kyc check` refused, `kyc doc` invalid);
-2 bad arguments or an unreadable file; 3 a malformed sanctions list (nothing loaded);
+2 bad arguments, an unreadable file (a missing --list too), an unopenable database or an
+unwritable report; 3 a malformed sanctions list (nothing loaded);
 4 some input lines were rejected (each named on stderr), the rest processed;
 5 the case/complaint workflow forbids the action (four eyes, closed case, wrong status).
 """
@@ -14,7 +15,7 @@ import argparse
 import sys
 from typing import Any
 
-from rongpay.cli.common import CliError, add_db_option
+from rongpay.cli.common import CliError, add_db_option, open_engine
 
 EXIT_FINDING = 1
 EXIT_USAGE = 2
@@ -93,7 +94,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
         )
     except InvalidInput as exc:
         raise CliError(exc.message, EXIT_USAGE) from exc
+    _check_birth_date(args.birth_date)
     names = _screen_inputs(args)
+    _check_readable(args.list, "list")
     try:
         screener = svc.load_screener(args.list)
     except ListFormatError as exc:
@@ -117,6 +120,35 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if bad:
         return EXIT_BAD_LINES
     return EXIT_FINDING if args.fail_on_match and matched else 0
+
+
+def _check_readable(path: str, what: str) -> None:
+    """An unreadable file is a usage error (exit 2); only a malformed list exits 3."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read {what}: {exc.strerror}", EXIT_USAGE) from exc
+
+
+def _check_birth_date(text: str | None) -> None:
+    """--birth-date is YYYY, YYYY-MM or YYYY-MM-DD, and a real date (no 2026-02-30)."""
+    import re
+    from datetime import date
+
+    if text is None:
+        return
+    ok = bool(re.fullmatch(r"[0-9]{4}(-[0-9]{2}){0,2}", text, flags=re.ASCII))
+    if ok:
+        year, month, day = [*text.split("-"), "01", "01"][:3]
+        try:
+            date.fromisoformat(f"{year}-{month}-{day}")
+        except ValueError:
+            ok = False
+    if not ok:
+        raise CliError(
+            f"--birth-date {text!r} is not a real date as YYYY, YYYY-MM or YYYY-MM-DD", EXIT_USAGE
+        )
 
 
 def _screen_inputs(args: argparse.Namespace) -> list[tuple[int, str]]:
@@ -273,7 +305,7 @@ def _register_kyc(commands: Any) -> None:
     doc.set_defaults(func=cmd_kyc_doc)
 
 
-def _money_cny(text: str) -> int:
+def _money_cny(text: str, what: str) -> int:
     from rongpay.compliance.reference import cny_factors, to_cny_minor
     from rongpay.money import MoneyError, parse
 
@@ -283,6 +315,8 @@ def _money_cny(text: str) -> int:
         raise CliError(str(exc), EXIT_USAGE) from exc
     if money.currency not in cny_factors():
         raise CliError(f"no reference CNY rate for {money.currency}", EXIT_USAGE)
+    if money.minor < 0:
+        raise CliError(f"{what} {text!r} is negative", EXIT_USAGE)
     return to_cny_minor(money.minor, money.currency)
 
 
@@ -298,7 +332,9 @@ def cmd_kyc_check(args: argparse.Namespace) -> int:
         amount = parse(args.amount)
     except (InvalidInput, MoneyError) as exc:
         raise CliError(getattr(exc, "message", str(exc)), EXIT_USAGE) from exc
-    spent = kyc.SpendTotals(_money_cny(args.spent_today), _money_cny(args.spent_year))
+    today = _money_cny(args.spent_today, "--spent-today")
+    year = _money_cny(args.spent_year, "--spent-year")
+    spent = _service(lambda: kyc.SpendTotals(today, year))
     decision = kyc.check_limit(tier, rating, spent, amount.minor, amount.currency)
     print(orjson.dumps(decision.to_json()).decode())
     return 0 if decision.allowed else EXIT_FINDING
@@ -315,23 +351,19 @@ def cmd_kyc_doc(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from rongpay.store import engine as store_engine
-
-    try:
-        return store_engine.create(store_engine.database_url(args.db))
-    except store_engine.DatabaseUrlError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from exc
+    """The --db engine; an unopenable database is `rongpay: cannot open the database`, exit 2."""
+    return open_engine(args.db)
 
 
 def _service(call: Any) -> Any:
     """Run a service call, turning its errors into CLI errors with documented exit codes."""
-    from rongpay.compliance.errors import InvalidInput, NotFound, WorkflowError
+    from rongpay.compliance.errors import InvalidInput, NotFound, ReportWriteError, WorkflowError
 
     try:
         return call()
     except WorkflowError as exc:
         raise CliError(f"{exc.message} [{exc.code}]", EXIT_WORKFLOW) from exc
-    except (InvalidInput, NotFound) as exc:
+    except (InvalidInput, NotFound, ReportWriteError) as exc:
         raise CliError(exc.message, EXIT_USAGE) from exc
 
 
@@ -410,11 +442,15 @@ def _read_jsonl(path: str, what: str) -> list[dict[str, Any]]:
 def cmd_cases_import(args: argparse.Namespace) -> int:
     from rongpay.compliance import cases
 
-    alerts = _read_jsonl(args.alerts, "alerts")
+    alerts = _service(lambda: cases.check_alerts(_read_jsonl(args.alerts, "alerts")))
     events: dict[str, Any] = {}
     if args.events:
-        wanted = {t for a in alerts for t in a.get("transactions", []) if isinstance(t, str)}
-        events = {e["id"]: e for e in _read_jsonl(args.events, "events") if e.get("id") in wanted}
+        wanted = {t for a in alerts for t in a["transactions"]}
+        events = {
+            e["id"]: e
+            for e in _read_jsonl(args.events, "events")
+            if isinstance(e.get("id"), str) and e["id"] in wanted
+        }
     engine = _engine(args)
     opened = _service(lambda: cases.import_alerts(engine, alerts, by=args.by, events=events))
     print(f"opened {len(opened)} case(s) from {len(alerts)} alert(s)")
@@ -485,7 +521,11 @@ def cmd_cases_evidence(args: argparse.Namespace) -> int:
     from rongpay.compliance import cases
 
     wanted = set(args.ids)
-    found = [e for e in _read_jsonl(args.events, "events") if e.get("id") in wanted]
+    found = [
+        e
+        for e in _read_jsonl(args.events, "events")
+        if isinstance(e.get("id"), str) and e["id"] in wanted
+    ]
     missing = wanted - {e["id"] for e in found}
     if missing:
         raise CliError(f"{args.events}: no event(s) {', '.join(sorted(missing))}", EXIT_USAGE)
@@ -540,23 +580,22 @@ def _check_out(out: str) -> None:
         raise CliError(f"{out} is not a writable directory", EXIT_USAGE)
 
 
-def _write(report: Any, out: str) -> None:
-    from rongpay.compliance.reports import write_report
+def _written(report: dict[str, Any], out: str) -> None:
+    from rongpay.compliance.reports import report_paths
 
-    json_path, html_path = _service(lambda: write_report(report, out))
-    print(json_path)
-    print(html_path)
+    for path in report_paths(str(report["report_id"]), out):
+        print(path)
 
 
 def cmd_reports_str(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import suspicious_transaction_report
 
     _check_out(args.out)
-
     engine = _engine(args)
-    _write(
-        _service(lambda: suspicious_transaction_report(engine, args.case_id, by=args.by)), args.out
+    report = _service(
+        lambda: suspicious_transaction_report(engine, args.case_id, by=args.by, out_dir=args.out)
     )
+    _written(report, args.out)
     return 0
 
 
@@ -564,19 +603,20 @@ def cmd_reports_lvtr(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import large_value_report
 
     _check_out(args.out)
-
     day = _date(args.date)
     engine = _engine(args)
     fh = _open_events(args.events)
     try:
         report, bad = _service(
-            lambda: large_value_report(engine, fh, day, by=args.by, utc_offset_h=args.utc_offset)
+            lambda: large_value_report(
+                engine, fh, day, by=args.by, utc_offset_h=args.utc_offset, out_dir=args.out
+            )
         )
     finally:
         fh.close()
     for message in bad:
         print(f"rongpay: {args.events}: {message}", file=sys.stderr)
-    _write(report, args.out)
+    _written(report, args.out)
     return EXIT_BAD_LINES if bad else 0
 
 
@@ -584,10 +624,10 @@ def cmd_reports_complaints(args: argparse.Namespace) -> int:
     from rongpay.compliance.reports import complaints_report
 
     _check_out(args.out)
-
     since, until = _date(args.since), _date(args.until)
     engine = _engine(args)
-    _write(_service(lambda: complaints_report(engine, since, until, by=args.by)), args.out)
+    report = _service(lambda: complaints_report(engine, since, until, by=args.by, out_dir=args.out))
+    _written(report, args.out)
     return 0
 
 

@@ -6,7 +6,12 @@ Workflow (any other move is refused with a WorkflowError and a stable code):
       investigating | escalated --close(reported | false_positive)--> closed_*
 
 `start` makes the caller the investigator. `close` must come from someone else (four eyes):
-the closer is never the investigator. Closed cases take no more notes, evidence or moves.
+the closer is never anyone who took an investigative action on the case (started it, added a
+note or evidence, escalated it). Actor names are compared and stored in a canonical form (NFKC,
+case-folded, spaces collapsed, common Cyrillic/Greek look-alikes of Latin letters folded for
+the four-eyes comparison) so `ANA`, `ana ` and a full-width `ａｎａ` are one person; names with
+control or invisible format characters are refused. Closed cases take no more notes,
+evidence or moves.
 Every action, including refused closings, is a row in `compliance_case_actions`.
 Each use case is one unit of work; the case row is locked (SELECT ... FOR UPDATE on
 PostgreSQL, BEGIN IMMEDIATE on SQLite) so two analysts never both move one case.
@@ -14,7 +19,9 @@ PostgreSQL, BEGIN IMMEDIATE on SQLite) so two analysts never both move one case.
 
 from __future__ import annotations
 
+import math
 import time
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +29,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from rongpay.compliance import store
@@ -32,6 +41,12 @@ MAX_TEXT = 10_000
 MAX_ACTOR = 128
 MAX_LIST = 1_000  # rows returned by list_cases at most
 MAX_IMPORT = 100_000  # alerts per import call
+MAX_ALERT_ID = 64  # compliance_alerts.alert_id
+MAX_SCENARIO = 32  # compliance_alerts.scenario
+MAX_ACCOUNT = 256  # compliance_cases.subject
+MAX_REF = 256  # compliance_evidence.ref: a transaction id
+MAX_ALERT_ITEMS = 10_000  # accounts or transactions in one alert
+MAX_EVIDENCE = 10_000  # transactions attached in one call
 
 
 class CaseStatus(StrEnum):
@@ -61,6 +76,10 @@ class Action(StrEnum):
     CLOSED = "closed"
     CLOSE_REFUSED = "close_refused"
     REPORT = "report_generated"
+
+
+# Whoever took one of these actions on a case took part in investigating it: not its closer.
+INVESTIGATIVE = (Action.STARTED, Action.NOTE, Action.EVIDENCE, Action.ESCALATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,32 +139,93 @@ def _now() -> int:
     return int(time.time())
 
 
+# Cyrillic and Greek letters that look like Latin ones (after case folding): folded for the
+# four-eyes comparison only, so a look-alike spelling is not another person.
+_LOOKALIKES = str.maketrans(
+    {
+        **dict.fromkeys("аα", "a"),
+        **dict.fromkeys("вβ", "b"),
+        "с": "c",
+        "ԁ": "d",
+        **dict.fromkeys("еε", "e"),
+        **dict.fromkeys("һнη", "h"),
+        **dict.fromkeys("іι", "i"),
+        "ј": "j",
+        **dict.fromkeys("кκ", "k"),
+        "ӏ": "l",
+        **dict.fromkeys("мμ", "m"),
+        **dict.fromkeys("ոν", "n"),
+        **dict.fromkeys("оο", "o"),
+        **dict.fromkeys("рρ", "p"),
+        "ԛ": "q",
+        "ѕ": "s",
+        **dict.fromkeys("тτ", "t"),
+        "ս": "u",
+        "ѵ": "v",
+        "ԝ": "w",
+        **dict.fromkeys("хχ", "x"),
+        **dict.fromkeys("уυ", "y"),
+        "ζ": "z",
+    }
+)
+
+
 def _actor(name: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > MAX_ACTOR:
+    """The canonical form of who acts: NFKC, case-folded, inner spaces collapsed.
+
+    Control and format characters (zero-width spaces, direction marks) are refused: they would
+    make one person look like two.
+    """
+    if not isinstance(name, str):
+        raise InvalidInput("who acts must be named by a string")
+    text = unicodedata.normalize("NFKC", name)
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text.strip()):
+        raise InvalidInput("who acts must not contain control or invisible characters")
+    canonical = " ".join(text.casefold().split())
+    if not canonical or len(canonical) > MAX_ACTOR:
         raise InvalidInput(f"who acts must be named (1..{MAX_ACTOR} characters)")
-    return name
+    return canonical
 
 
-def _text(text: str, what: str) -> str:
-    text = (text or "").strip()
-    if not text or len(text) > MAX_TEXT:
-        raise InvalidInput(f"{what} must not be empty (at most {MAX_TEXT} characters)")
+def same_person(a: str | None, b: str | None) -> bool:
+    """True when two actor names are one person (canonical forms with look-alikes folded)."""
+    if a is None or b is None:
+        return False
+    return _person_key(a) == _person_key(b)
+
+
+def _person_key(name: str) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
+    return unicodedata.normalize("NFKC", text.translate(_LOOKALIKES))
+
+
+def _text(text: str, what: str, limit: int = MAX_TEXT) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput(f"{what} must be text")
+    text = text.strip()
+    if not text or len(text) > limit:
+        raise InvalidInput(f"{what} must not be empty (at most {limit} characters)")
     return text
 
 
 def next_id(conn: Connection, name: str, prefix: str) -> str:
-    """CASE-000001, CMP-000001, ...: a gapless counter per kind, inside the caller's UoW."""
+    """CASE-000001, CMP-000001, ...: a gapless counter per kind, inside the caller's UoW.
+
+    The counter row is created if missing without a unique-key race (INSERT ... ON CONFLICT
+    DO NOTHING: a concurrent first use waits for the other insert instead of failing), then
+    locked (SELECT ... FOR UPDATE) and bumped.
+    """
+    counters = store.counters
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        insert(counters).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
+    )
     row = conn.execute(
-        sa.select(store.counters.c.value).where(store.counters.c.name == name).with_for_update()
-    ).first()
-    value = (row[0] if row else 0) + 1
-    if row:
-        conn.execute(
-            store.counters.update().where(store.counters.c.name == name).values(value=value)
-        )
-    else:
-        conn.execute(store.counters.insert().values(name=name, value=value))
+        sa.select(counters.c.value).where(counters.c.name == name).with_for_update()
+    ).one()
+    value = int(row[0]) + 1
+    conn.execute(counters.update().where(counters.c.name == name).values(value=value))
     return f"{prefix}-{value:06d}"
 
 
@@ -176,9 +256,7 @@ def import_alerts(
     gets the alert's transactions and their graph as evidence. Returns the new case ids.
     """
     actor = _actor(by)
-    rows = [_check_alert(a, n) for n, a in enumerate(alerts, start=1)]
-    if len(rows) > MAX_IMPORT:
-        raise InvalidInput(f"at most {MAX_IMPORT} alerts per import")
+    rows = check_alerts(alerts)
     opened: list[str] = []
     with unit_of_work(engine) as conn:
         for alert in rows:
@@ -209,17 +287,49 @@ def _open_case_of(conn: Connection, subject: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _check_alert(alert: Mapping[str, Any], n: int) -> dict[str, Any]:
+def check_alerts(alerts: Iterable[Any]) -> list[dict[str, Any]]:
+    """The alerts checked (InvalidInput naming the first bad one, by position from 1)."""
+    rows: list[dict[str, Any]] = []
+    for n, alert in enumerate(alerts, start=1):
+        if n > MAX_IMPORT:
+            raise InvalidInput(f"at most {MAX_IMPORT} alerts per import")
+        rows.append(_check_alert(alert, n))
+    return rows
+
+
+def _check_alert(alert: Any, n: int) -> dict[str, Any]:
     need = ("alert_id", "scenario", "accounts", "transactions", "score", "summary")
     if not isinstance(alert, Mapping) or any(k not in alert for k in need):
         raise InvalidInput(f"alert {n}: needs {', '.join(need)}")
-    if not isinstance(alert["accounts"], list) or not alert["accounts"]:
-        raise InvalidInput(f"alert {n}: 'accounts' must be a non-empty list")
-    if not isinstance(alert["transactions"], list):
-        raise InvalidInput(f"alert {n}: 'transactions' must be a list")
-    if not isinstance(alert["score"], int | float):
-        raise InvalidInput(f"alert {n}: 'score' must be a number")
+    _check_str(alert["alert_id"], f"alert {n}: 'alert_id'", MAX_ALERT_ID)
+    _check_str(alert["scenario"], f"alert {n}: 'scenario'", MAX_SCENARIO)
+    for key, limit in (("accounts", MAX_ACCOUNT), ("transactions", MAX_REF)):
+        items = alert[key]
+        if not isinstance(items, list):
+            raise InvalidInput(f"alert {n}: '{key}' must be a list")
+        if not items and key == "accounts":
+            raise InvalidInput(f"alert {n}: 'accounts' must be a non-empty list")
+        if len(items) > MAX_ALERT_ITEMS:
+            raise InvalidInput(f"alert {n}: at most {MAX_ALERT_ITEMS} {key}")
+        for item in items:
+            _check_str(item, f"alert {n}: each of '{key}'", limit)
+    score = alert["score"]
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, int | float)
+        or not math.isfinite(score)
+        or not 0 <= score <= 1
+    ):
+        raise InvalidInput(f"alert {n}: 'score' must be a number from 0 to 1")
+    if not isinstance(alert["summary"], str) or len(alert["summary"]) > MAX_TEXT:
+        raise InvalidInput(f"alert {n}: 'summary' must be text (at most {MAX_TEXT} characters)")
     return dict(alert)
+
+
+def _check_str(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{what} must be a non-empty string of at most {limit} characters")
+    return value
 
 
 def _open_case(
@@ -294,19 +404,41 @@ def transaction_graph(transactions: Iterable[Mapping[str, Any]]) -> dict[str, An
 def _add_evidence(
     conn: Connection, case_id: str, actor: str, transactions: Sequence[Mapping[str, Any]]
 ) -> None:
-    now = _now()
+    """Attach transactions not yet in the case (by id) and the graph of those new ones."""
+    if len(transactions) > MAX_EVIDENCE:
+        raise InvalidInput(f"at most {MAX_EVIDENCE} transactions at a time")
+    for n, t in enumerate(transactions, start=1):
+        if not isinstance(t, Mapping):
+            raise InvalidInput(f"transaction {n}: not an object")
+        _check_str(t.get("id"), f"transaction {n}: 'id'", MAX_REF)
+    known = {
+        str(r[0])
+        for r in conn.execute(
+            sa.select(store.evidence.c.ref)
+            .where(store.evidence.c.case_id == case_id)
+            .where(store.evidence.c.kind == "transaction")
+        )
+    }
+    new: dict[str, Mapping[str, Any]] = {}
     for t in transactions:
+        if t["id"] not in known:
+            new.setdefault(t["id"], t)
+    if not new:
+        return
+    fresh = list(new.values())
+    now = _now()
+    for t in fresh:
         conn.execute(
             store.evidence.insert().values(
                 case_id=case_id,
                 kind="transaction",
-                ref=str(t.get("id")),
+                ref=str(t["id"]),
                 data=orjson.dumps(dict(t)).decode(),
                 added_by=actor,
                 added_at=now,
             )
         )
-    graph = transaction_graph(transactions)
+    graph = transaction_graph(fresh)
     conn.execute(
         store.evidence.insert().values(
             case_id=case_id,
@@ -317,7 +449,7 @@ def _add_evidence(
             added_at=now,
         )
     )
-    record(conn, case_id, actor, Action.EVIDENCE, transactions=[t.get("id") for t in transactions])
+    record(conn, case_id, actor, Action.EVIDENCE, transactions=list(new))
 
 
 def _lock(conn: Connection, case_id: str) -> Case:
@@ -377,7 +509,7 @@ def start(engine: Engine, case_id: str, *, by: str) -> Case:
         case = _lock(conn, case_id)
         if case.status != CaseStatus.OPEN:
             raise WorkflowError(f"case {case_id} is {case.status}, not open", "invalid_transition")
-        if case.assignee and case.assignee != actor:
+        if case.assignee and not same_person(case.assignee, actor):
             raise WorkflowError(
                 f"case {case_id} is assigned to {case.assignee}, not {actor}", "not_assignee"
             )
@@ -425,7 +557,7 @@ def escalate(engine: Engine, case_id: str, *, by: str, reason: str) -> Case:
 
 
 def close(engine: Engine, case_id: str, *, by: str, outcome: Outcome, reason: str) -> Case:
-    """Close as reported or false positive; the closer must not be the investigator."""
+    """Close as reported or false positive; the closer must not be anyone who investigated."""
     actor, why = _actor(by), _text(reason, "the reason")
     with unit_of_work(engine) as conn:
         case = _lock(conn, case_id)
@@ -434,10 +566,8 @@ def close(engine: Engine, case_id: str, *, by: str, outcome: Outcome, reason: st
                 f"case {case_id} is {case.status}; only an investigated case closes",
                 "invalid_transition",
             )
-        if actor == case.investigator:
-            refused = True
-        else:
-            refused = False
+        refused = any(same_person(actor, who) for who in _investigators(conn, case))
+        if not refused:
             status = (
                 CaseStatus.CLOSED_REPORTED
                 if outcome is Outcome.REPORTED
@@ -455,10 +585,25 @@ def close(engine: Engine, case_id: str, *, by: str, outcome: Outcome, reason: st
     if refused:
         _record_refusal(engine, case_id, actor, outcome)
         raise WorkflowError(
-            f"four eyes: {actor} investigated case {case_id} and cannot also close it",
+            f"four eyes: {actor} took part in investigating case {case_id} "
+            "(started it, added a note or evidence, or escalated it) and cannot also close it",
             "four_eyes",
         )
     return get_case(engine, case_id).case
+
+
+def _investigators(conn: Connection, case: Case) -> set[str]:
+    """Everyone who took an investigative action on the case (they may not close it)."""
+    rows = conn.execute(
+        sa.select(store.case_actions.c.actor)
+        .where(store.case_actions.c.case_id == case.id)
+        .where(store.case_actions.c.action.in_([str(a) for a in INVESTIGATIVE]))
+        .distinct()
+    )
+    found = {str(r[0]) for r in rows}
+    if case.investigator:
+        found.add(case.investigator)
+    return found
 
 
 def _record_refusal(engine: Engine, case_id: str, actor: str, outcome: Outcome) -> None:
@@ -512,7 +657,7 @@ def list_cases(
     if status is not None:
         query = query.where(store.cases.c.status == str(status))
     if assignee is not None:
-        query = query.where(store.cases.c.assignee == assignee)
+        query = query.where(store.cases.c.assignee == _actor(assignee))
     with unit_of_work(engine, write=False) as conn:
         return [_case(r) for r in conn.execute(query).mappings()]
 

@@ -24,6 +24,8 @@ from rongpay.store.uow import unit_of_work
 
 DEFAULT_DEADLINE_DAYS = 15
 MAX_DEADLINE_DAYS = 90
+MAX_CUSTOMER = 256  # compliance_complaints.customer
+MAX_REPORTED = 1_000_000  # complaints in one report at most (read in pages of MAX_LIST)
 CHANNELS = frozenset({"phone", "email", "app", "web", "branch", "letter", "regulator"})
 CATEGORIES = frozenset(
     {"unauthorised_payment", "fees", "refund", "service", "account_access", "privacy", "other"}
@@ -115,13 +117,17 @@ def open_complaint(
     deadline_days: int = DEFAULT_DEADLINE_DAYS,
 ) -> Complaint:
     actor = _actor(by)
-    who = _text(customer, "the customer")
+    who = _text(customer, "the customer", MAX_CUSTOMER)
     text = _text(description, "the description")
-    if category not in CATEGORIES:
+    if not isinstance(category, str) or category not in CATEGORIES:
         raise InvalidInput(f"category {category!r}: use one of {', '.join(sorted(CATEGORIES))}")
-    if channel not in CHANNELS:
+    if not isinstance(channel, str) or channel not in CHANNELS:
         raise InvalidInput(f"channel {channel!r}: use one of {', '.join(sorted(CHANNELS))}")
-    if not 1 <= deadline_days <= MAX_DEADLINE_DAYS:
+    if (
+        isinstance(deadline_days, bool)
+        or not isinstance(deadline_days, int)
+        or not 1 <= deadline_days <= MAX_DEADLINE_DAYS
+    ):
         raise InvalidInput(f"deadline must be 1..{MAX_DEADLINE_DAYS} days")
     received = int(time.time()) if received_at is None else received_at
     with unit_of_work(engine) as conn:
@@ -217,6 +223,34 @@ def list_complaints(
         query = query.where(store.complaints.c.received_at < until_s)
     with unit_of_work(engine, write=False) as conn:
         return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def complaints_received(engine: Engine, *, since_s: int, until_s: int) -> list[Complaint]:
+    """Every complaint received in [SINCE_S, UNTIL_S), by id, read in pages of MAX_LIST from
+    one snapshot; InvalidInput beyond MAX_REPORTED (split the period)."""
+    c = store.complaints.c
+    found: list[Complaint] = []
+    after = ""
+    with unit_of_work(engine, write=False, isolation="REPEATABLE READ") as conn:
+        for _ in range(MAX_REPORTED // MAX_LIST + 1):
+            page = [
+                _row(r)
+                for r in conn.execute(
+                    sa.select(store.complaints)
+                    .where(c.received_at >= since_s, c.received_at < until_s, c.id > after)
+                    .order_by(c.id)
+                    .limit(MAX_LIST)
+                ).mappings()
+            ]
+            found.extend(page)
+            if len(found) > MAX_REPORTED:
+                raise InvalidInput(
+                    f"more than {MAX_REPORTED} complaints in the period: report a shorter one"
+                )
+            if len(page) < MAX_LIST:
+                return found
+            after = page[-1].id
+    raise InvalidInput(f"more than {MAX_REPORTED} complaints in the period: report a shorter one")
 
 
 def complaint_actions(engine: Engine, cid: str) -> list[dict[str, Any]]:

@@ -89,7 +89,8 @@ def _bad(kind: DocumentKind, reason: str, message: str) -> DocumentCheck:
 def check_cn_resident_id(number: str, today: date | None = None) -> DocumentCheck:
     kind = DocumentKind.CN_RESIDENT_ID
     text = number.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", text):
+    # [0-9], not \d: \d also matches full-width and other scripts' digits.
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", text, flags=re.ASCII):
         return _bad(kind, "bad_format", "an ID number is 17 digits and a digit or X")
     if text[:2] not in _PROVINCES:
         return _bad(kind, "bad_region", f"no province has code {text[:2]}")
@@ -123,15 +124,47 @@ def mrz_check_digit(chars: str) -> str:
     return str(total % 10)
 
 
+_TD3 = 44  # characters per line of a passport MRZ (ICAO 9303 TD3), two lines
+
+
+def _mrz_lines(mrz: str) -> tuple[str, str] | None:
+    """The two TD3 lines: newline-separated (each exactly 44 characters, surrounding spaces
+    ignored) or one run of 88; None when the shape is wrong."""
+    lines = [line.strip() for line in mrz.strip().splitlines()]
+    if len(lines) == 1 and len(lines[0]) == 2 * _TD3:
+        lines = [lines[0][:_TD3], lines[0][_TD3:]]
+    if len(lines) != 2 or any(not re.fullmatch(r"[A-Z0-9<]{44}", line) for line in lines):
+        return None
+    return lines[0], lines[1]
+
+
+def _mrz_date(yymmdd: str) -> bool:
+    """A real date in YYMMDD (either century: 000229 is 29 February 2000)."""
+    if not re.fullmatch(r"[0-9]{6}", yymmdd):
+        return False
+    yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+    for century in (1900, 2000):
+        try:
+            date(century + yy, mm, dd)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
 def check_passport_mrz(mrz: str) -> DocumentCheck:
-    """Two TD3 lines (newline-separated, or 88 characters in one)."""
+    """Two TD3 lines of 44 characters (newline-separated, or 88 characters in one)."""
     kind = DocumentKind.PASSPORT_MRZ
-    text = "".join(mrz.split()).upper()
-    if len(text) != 88 or not re.fullmatch(r"[A-Z0-9<]{88}", text):
+    lines = _mrz_lines(mrz.upper())
+    if lines is None:
         return _bad(kind, "bad_format", "a passport MRZ is two lines of 44 of A-Z, 0-9 and <")
-    line1, line2 = text[:44], text[44:]
+    line1, line2 = lines
     if line1[0] != "P":
         return _bad(kind, "bad_format", "line 1 of a passport MRZ starts with P")
+    if not _mrz_date(line2[13:19]):
+        return _bad(kind, "bad_birth_date", f"birth date {line2[13:19]} is not a YYMMDD date")
+    if not _mrz_date(line2[21:27]):
+        return _bad(kind, "bad_expiry_date", f"expiry date {line2[21:27]} is not a YYMMDD date")
     checks = (
         ("document_number", line2[0:9], line2[9]),
         ("birth_date", line2[13:19], line2[19]),

@@ -47,3 +47,9 @@ class WorkflowError(ComplianceError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ReportWriteError(ComplianceError):
+    """A report's files could not be written; the report was not recorded."""
+
+    code = "report_write_failed"

@@ -61,6 +61,16 @@ class SpendTotals:
     day_cny_minor: int = 0
     year_cny_minor: int = 0
 
+    def __post_init__(self) -> None:
+        _check_spent(self)
+
+
+def _check_spent(spent: SpendTotals) -> None:
+    """Spent totals are whole fen, never negative (a negative one would raise the limits)."""
+    for what, value in (("today", spent.day_cny_minor), ("this year", spent.year_cny_minor)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"spent {what} must be a whole, non-negative amount (got {value!r})")
+
 
 @dataclass(frozen=True, slots=True)
 class LimitDecision:
@@ -99,7 +109,12 @@ def check_limit(
     currency: str,
     limits: Mapping[Tier, TierLimits] = DEFAULT_LIMITS,
 ) -> LimitDecision:
-    """Allowed, or the first limit the payment would break (see LimitReason for the order)."""
+    """Allowed, or the first limit the payment would break (see LimitReason for the order).
+
+    InvalidInput if SPENT is negative or not whole fen (checked again here, not only when the
+    SpendTotals was built, because it guards money).
+    """
+    _check_spent(spent)
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         return LimitDecision(False, LimitReason.INVALID_AMOUNT, 0)
     code = currency.upper() if isinstance(currency, str) else ""
@@ -210,15 +225,24 @@ def load_ratings(path: str | Path) -> dict[str, RiskRating]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read ratings file ({exc})") from exc
     out: dict[str, RiskRating] = {}
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or (n == 1 and [c.strip().lower() for c in row] == ["account", "rating"]):
-            continue
-        if len(row) != 2 or not row[0].strip():
-            raise InvalidInput(f"{path}: line {n}: expected 'account,rating'")
-        try:
-            out[row[0].strip()] = parse_rating(row[1])
-        except InvalidInput as exc:
-            raise InvalidInput(f"{path}: line {n}: {exc.message}") from None
-        if len(out) > MAX_RATINGS:
-            raise InvalidInput(f"{path}: more than {MAX_RATINGS} ratings")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            n = reader.line_num
+            _add_rating(out, row, n, path)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path}: line {reader.line_num}: bad CSV ({exc})") from None
     return out
+
+
+def _add_rating(out: dict[str, RiskRating], row: list[str], n: int, path: str | Path) -> None:
+    if not row or (n == 1 and [c.strip().lower() for c in row] == ["account", "rating"]):
+        return
+    if len(row) != 2 or not row[0].strip():
+        raise InvalidInput(f"{path}: line {n}: expected 'account,rating'")
+    try:
+        out[row[0].strip()] = parse_rating(row[1])
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: line {n}: {exc.message}") from None
+    if len(out) > MAX_RATINGS:
+        raise InvalidInput(f"{path}: more than {MAX_RATINGS} ratings")

@@ -9,7 +9,9 @@
   Schema: `schemas/complaints.schema.json`.
 
 Every generated report is stored whole in `compliance_reports` with its SHA-256, and an STR
-is also an action in its case's log.
+is also an action in its case's log. With an output directory, the files are written inside
+the same unit of work: when they cannot be written, nothing is recorded and no report id is
+used up (ReportWriteError).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from sqlalchemy.engine import Engine
 from rongpay.compliance import store
 from rongpay.compliance.aml_params import LargeValueParams
 from rongpay.compliance.cases import Action, _actor, get_case, next_id, record
-from rongpay.compliance.complaints import list_complaints
-from rongpay.compliance.errors import EventFormatError, InvalidInput
+from rongpay.compliance.complaints import complaints_received
+from rongpay.compliance.errors import EventFormatError, InvalidInput, ReportWriteError
 from rongpay.compliance.events import read_events
 from rongpay.compliance.reference import to_cny_minor
 from rongpay.store.uow import unit_of_work
@@ -61,39 +63,58 @@ def rfc3339(ts_s: int) -> str:
     return datetime.fromtimestamp(ts_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _save(engine: Engine, kind: str, body: dict[str, Any], by: str, case_id: str | None) -> None:
-    text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
-    with unit_of_work(engine) as conn:
-        conn.execute(
-            store.reports.insert().values(
-                id=body["report_id"],
-                kind=kind,
-                case_id=case_id,
-                created_by=by,
-                created_at=int(time.time()),
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
-                body=text,
+def _save(
+    engine: Engine,
+    kind: str,
+    prefix: str,
+    body: dict[str, Any],
+    by: str,
+    case_id: str | None,
+    out_dir: str | Path | None,
+) -> None:
+    """Give BODY its report id, store it (an STR also in its case's log) and write its files
+    to OUT_DIR, all in one unit of work: a write failure records nothing and uses no id."""
+    written: list[Path] = []
+    try:
+        with unit_of_work(engine) as conn:
+            body["report_id"] = next_id(conn, f"report_{prefix.lower()}", prefix)
+            text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+            conn.execute(
+                store.reports.insert().values(
+                    id=body["report_id"],
+                    kind=kind,
+                    case_id=case_id,
+                    created_by=by,
+                    created_at=int(time.time()),
+                    sha256=hashlib.sha256(text.encode()).hexdigest(),
+                    body=text,
+                )
             )
-        )
-        if case_id is not None:
-            record(conn, case_id, by, Action.REPORT, report_id=body["report_id"], kind=kind)
+            if case_id is not None:
+                record(conn, case_id, by, Action.REPORT, report_id=body["report_id"], kind=kind)
+            if out_dir is not None:
+                written.extend(write_report(body, out_dir))
+    except BaseException:
+        for path in written:  # the commit failed after the files were written
+            path.unlink(missing_ok=True)
+        raise
 
 
-def _report_id(engine: Engine, prefix: str) -> str:
-    with unit_of_work(engine) as conn:
-        return next_id(conn, f"report_{prefix.lower()}", prefix)
-
-
-def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> dict[str, Any]:
-    """The STR of a case (any status but closed as false positive), stored and logged."""
+def suspicious_transaction_report(
+    engine: Engine, case_id: str, *, by: str, out_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The STR of a case (any status but closed as false positive), stored, logged, and
+    written to OUT_DIR when given. Each transaction appears once, however often attached."""
     actor = _actor(by)
     case_file = get_case(engine, case_id)
     case = case_file.case
     if case.status == "closed_false_positive":
         raise InvalidInput(f"case {case_id} was closed as a false positive: nothing to report")
-    transactions = [
-        _transaction(e["data"]) for e in case_file.evidence if e["kind"] == "transaction"
-    ]
+    by_id: dict[str, dict[str, Any]] = {}
+    for e in case_file.evidence:
+        if e["kind"] == "transaction":
+            by_id.setdefault(str(e["ref"]), _transaction(e["data"]))
+    transactions = list(by_id.values())
     notes = [a["detail"].get("text", "") for a in case_file.actions if a["action"] == "note"]
     subjects = {case.subject: "subject"}
     for alert in case_file.alerts:
@@ -102,7 +123,7 @@ def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> d
     body = {
         "$schema": SCHEMA_IDS["str"],
         "report_type": "suspicious_transaction_report",
-        "report_id": _report_id(engine, "STR"),
+        "report_id": "",  # given by _save
         "generated_at": rfc3339(int(time.time())),
         "generated_by": actor,
         "reporting_institution": INSTITUTION,
@@ -123,7 +144,7 @@ def suspicious_transaction_report(engine: Engine, case_id: str, *, by: str) -> d
             for a in case_file.actions
         ],
     }
-    _save(engine, "str", body, actor, case_id)
+    _save(engine, "str", "STR", body, actor, case_id, out_dir)
     return body
 
 
@@ -152,8 +173,10 @@ def large_value_report(
     by: str,
     utc_offset_h: int = 8,
     params: LargeValueParams | None = None,
+    out_dir: str | Path | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The LVTR for DAY (local date at UTC+UTC_OFFSET_H) and the bad lines met on the way."""
+    """The LVTR for DAY (local date at UTC+UTC_OFFSET_H) and the bad lines met on the way;
+    stored when ENGINE is given, written to OUT_DIR when given."""
     actor = _actor(by)
     if not -12 <= utc_offset_h <= 14:
         raise InvalidInput("UTC offset must be between -12 and +14 hours")
@@ -174,7 +197,7 @@ def large_value_report(
     body = {
         "$schema": SCHEMA_IDS["lvtr"],
         "report_type": "large_value_transaction_report",
-        "report_id": _report_id(engine, "LVTR") if engine else f"LVTR-{day.isoformat()}",
+        "report_id": f"LVTR-{day.isoformat()}",  # numbered by _save when stored
         "report_date": day.isoformat(),
         "utc_offset": f"{utc_offset_h:+03d}:00",
         "threshold_cny_minor": threshold,
@@ -188,7 +211,9 @@ def large_value_report(
         },
     }
     if engine is not None:
-        _save(engine, "lvtr", body, actor, None)
+        _save(engine, "lvtr", "LVTR", body, actor, None, out_dir)
+    elif out_dir is not None:
+        write_report(body, out_dir)
     return body, bad
 
 
@@ -211,19 +236,22 @@ def _lvtr_row(e: Any) -> dict[str, Any]:
     }
 
 
-def complaints_report(engine: Engine, since: date, until: date, *, by: str) -> dict[str, Any]:
-    """Complaints received in [SINCE, UNTIL) (UTC dates), with counts and each complaint."""
+def complaints_report(
+    engine: Engine, since: date, until: date, *, by: str, out_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Every complaint received in [SINCE, UNTIL) (UTC dates), with counts; stored, and
+    written to OUT_DIR when given."""
     actor = _actor(by)
     if until <= since:
         raise InvalidInput("the period must end after it starts")
     lo = int(datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp())
     hi = int(datetime(until.year, until.month, until.day, tzinfo=UTC).timestamp())
     now = int(time.time())
-    items = list_complaints(engine, since_s=lo, until_s=hi)
+    items = complaints_received(engine, since_s=lo, until_s=hi)
     body = {
         "$schema": SCHEMA_IDS["complaints"],
         "report_type": "complaints_report",
-        "report_id": _report_id(engine, "CMPR"),
+        "report_id": "",  # given by _save
         "period": {"from": since.isoformat(), "to": until.isoformat()},
         "generated_at": rfc3339(now),
         "generated_by": actor,
@@ -238,7 +266,7 @@ def complaints_report(engine: Engine, since: date, until: date, *, by: str) -> d
         "by_category": dict(sorted(Counter(c.category for c in items).items())),
         "complaints": [c.to_json(now) for c in items],
     }
-    _save(engine, "complaints", body, actor, None)
+    _save(engine, "complaints", "CMPR", body, actor, None, out_dir)
     return body
 
 
@@ -288,13 +316,30 @@ def _html_cell(value: Any) -> str:
     return html.escape(str(value)).replace("\n", "<br>")
 
 
+def report_paths(report_id: str, out_dir: str | Path) -> tuple[Path, Path]:
+    """Where write_report puts REPORT_ID: (OUT_DIR/REPORT_ID.json, OUT_DIR/REPORT_ID.html)."""
+    out = Path(out_dir)
+    return out / f"{report_id}.json", out / f"{report_id}.html"
+
+
 def write_report(report: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
-    """REPORT_ID.json and REPORT_ID.html in OUT_DIR."""
+    """REPORT_ID.json and REPORT_ID.html in OUT_DIR: both or neither (ReportWriteError)."""
     out = Path(out_dir)
     if not out.is_dir():
-        raise InvalidInput(f"{out} is not a directory")
-    stem = str(report["report_id"])
-    json_path, html_path = out / f"{stem}.json", out / f"{stem}.html"
-    json_path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-    html_path.write_text(render_html(report), encoding="utf-8")
+        raise ReportWriteError(f"{out} is not a directory")
+    json_path, html_path = report_paths(str(report["report_id"]), out)
+    done: list[Path] = []
+    try:
+        for path, data in (
+            (json_path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"),
+            (html_path, render_html(report).encode("utf-8")),
+        ):
+            path.write_bytes(data)
+            done.append(path)
+    except OSError as exc:
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise ReportWriteError(
+            f"{exc.filename or out}: cannot write the report: {exc.strerror or exc}"
+        ) from exc
     return json_path, html_path
