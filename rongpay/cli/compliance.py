@@ -464,7 +464,9 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
 
     status = _service(lambda: cases.parse_status(args.status)) if args.status else None
     engine = _engine(args)
-    found = cases.list_cases(engine, status=status, assignee=args.assignee, limit=args.limit)
+    found = _service(
+        lambda: cases.list_cases(engine, status=status, assignee=args.assignee, limit=args.limit)
+    )
     for c in found:
         if args.json:
             _print(c.to_json(), True)

@@ -4,12 +4,15 @@ F1-F2): each test failed before its fix. Database tests run on both engines."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from rongpay.cli import main
 from rongpay.compliance import cases, complaints, store
@@ -22,20 +25,18 @@ from rongpay.compliance.screening_service import SAMPLE_LIST
 
 from .test_cases import ALERT, EVENTS
 
-CLOSE = {"outcome": Outcome.REPORTED, "reason": "file it"}
-
 
 def _alert(**changes: Any) -> dict[str, Any]:
     return {**ALERT, **changes}
 
 
-def _started(engine, by: str = "ana") -> str:
+def _started(engine: Engine, by: str = "ana") -> str:
     (case_id,) = cases.import_alerts(engine, [ALERT], by="system", events=EVENTS)
     cases.start(engine, case_id, by=by)
     return case_id
 
 
-def _count(engine, table: sa.Table) -> int:
+def _count(engine: Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
@@ -51,7 +52,9 @@ def _count(engine, table: sa.Table) -> int:
         ["reports", "complaints", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "ops"],
     ],
 )
-def test_unopenable_database_exits_2(tmp_path, capsys, command):
+def test_unopenable_database_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     not_a_db = tmp_path / "notadb.jsonl"
     not_a_db.write_text('{"id": "t1"}\n' * 50, encoding="utf-8")
     out = ["--out", str(tmp_path)] if command[0] == "reports" else []
@@ -83,13 +86,13 @@ def test_unopenable_database_exits_2(tmp_path, capsys, command):
         {"summary": 5},
     ],
 )
-def test_bad_alert_fields_are_refused(engine, changes):
+def test_bad_alert_fields_are_refused(engine: Engine, changes: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput, match="alert 1"):
         cases.import_alerts(engine, [_alert(**changes)], by="system")
     assert _count(engine, store.alerts) == 0 and _count(engine, store.cases) == 0
 
 
-def test_long_complaint_customer_and_evidence_ref_are_refused(engine):
+def test_long_complaint_customer_and_evidence_ref_are_refused(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="customer"):
         complaints.open_complaint(
             engine, customer="c" * 300, category="fees", description="x", channel="app", by="ops"
@@ -101,7 +104,7 @@ def test_long_complaint_customer_and_evidence_ref_are_refused(engine):
         cases.add_transactions(engine, case_id, by="ana", transactions=[{"id": ["t1"]}])
 
 
-def test_cli_long_customer_exits_2(db_url, capsys):
+def test_cli_long_customer_exits_2(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["complaints", "open", "--customer", "c" * 300, "--category", "fees"]
     assert main([*args, "--text", "x", "--by", "ops", "--db", db_url]) == 2
     assert "customer" in capsys.readouterr().err
@@ -110,7 +113,9 @@ def test_cli_long_customer_exits_2(db_url, capsys):
 # --- A5: malformed alert and event files are errors, not tracebacks ---------------------------
 
 
-def test_cases_import_with_malformed_alert_and_events(tmp_path, capsys):
+def test_cases_import_with_malformed_alert_and_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
     alerts, events = tmp_path / "alerts.jsonl", tmp_path / "events.jsonl"
     alerts.write_bytes(orjson.dumps(_alert(transactions=5)) + b"\n")
@@ -130,7 +135,7 @@ def test_cases_import_with_malformed_alert_and_events(tmp_path, capsys):
 # --- A6: an unwritable report records nothing and uses no id ----------------------------------
 
 
-def test_unwritable_str_records_nothing(tmp_path, capsys):
+def test_unwritable_str_records_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 'c.db'}"
     alerts = tmp_path / "alerts.jsonl"
     alerts.write_bytes(orjson.dumps(ALERT) + b"\n")
@@ -149,7 +154,7 @@ def test_unwritable_str_records_nothing(tmp_path, capsys):
     assert capsys.readouterr().out.split()[0].endswith("STR-000001.json"), "no id used up"
 
 
-def test_unwritable_complaints_report_records_nothing(engine, tmp_path):
+def test_unwritable_complaints_report_records_nothing(engine: Engine, tmp_path: Path) -> None:
     (tmp_path / "CMPR-000001.html").mkdir()
     with pytest.raises(ReportWriteError, match="cannot write"):
         complaints_report(engine, date(2026, 1, 1), date(2026, 2, 1), by="ops", out_dir=tmp_path)
@@ -160,7 +165,7 @@ def test_unwritable_complaints_report_records_nothing(engine, tmp_path):
 # --- A8: a huge CSV field names its line ------------------------------------------------------
 
 
-def test_ratings_with_a_huge_field(tmp_path):
+def test_ratings_with_a_huge_field(tmp_path: Path) -> None:
     path = tmp_path / "ratings.csv"
     path.write_text("account,rating\n" + "a" * 200_000 + ",high\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="line 2"):
@@ -170,7 +175,7 @@ def test_ratings_with_a_huge_field(tmp_path):
 # --- A9: the first use of a counter races safely ----------------------------------------------
 
 
-def test_parallel_first_complaints_get_distinct_ids(engine):
+def test_parallel_first_complaints_get_distinct_ids(engine: Engine) -> None:
     ids: list[str] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
@@ -197,7 +202,9 @@ def test_parallel_first_complaints_get_distinct_ids(engine):
 # --- A10: screen and kyc options --------------------------------------------------------------
 
 
-def test_screen_unreadable_list_exits_2_malformed_list_3(tmp_path, capsys):
+def test_screen_unreadable_list_exits_2_malformed_list_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = ["--name", "John Smith"]
     assert main(["screen", "--list", str(tmp_path / "missing.csv"), *name]) == 2
     assert main(["screen", "--list", str(tmp_path), *name]) == 2
@@ -210,12 +217,14 @@ def test_screen_unreadable_list_exits_2_malformed_list_3(tmp_path, capsys):
     ("birth_date", "code"),
     [("2026-02-30", 2), ("1970-13", 2), ("1970-00", 2), ("70-01-01", 2), ("1970-02", 0)],
 )
-def test_screen_birth_date_must_be_real(capsys, birth_date, code):
+def test_screen_birth_date_must_be_real(
+    capsys: pytest.CaptureFixture[str], birth_date: str, code: int
+) -> None:
     args = ["screen", "--list", str(SAMPLE_LIST), "--name", "John Smith"]
     assert main([*args, "--birth-date", birth_date]) == code
 
 
-def test_negative_spent_totals_are_refused(capsys):
+def test_negative_spent_totals_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     base = ["kyc", "check", "--tier", "basic", "--amount", "100 CNY"]
     assert main([*base, "--spent-today", "-5000 CNY"]) == 2
     assert main([*base, "--spent-year", "-1 CNY"]) == 2
@@ -230,24 +239,32 @@ def test_negative_spent_totals_are_refused(capsys):
 
 
 @pytest.mark.parametrize("closer", ["ANA", "  Ana ", "ａｎａ", "\u0430na", "\u0410NA"])
-def test_four_eyes_sees_through_spelling(engine, closer):
+def test_four_eyes_sees_through_spelling(engine: Engine, closer: str) -> None:
     case_id = _started(engine, by="ana")
     with pytest.raises(WorkflowError) as refused:
-        cases.close(engine, case_id, by=closer, **CLOSE)
+        cases.close(engine, case_id, by=closer, outcome=Outcome.REPORTED, reason="file it")
     assert refused.value.code == "four_eyes"
 
 
 @pytest.mark.parametrize("name", ["a\u200bna", "ana\u202e", "an\x00a", "\u200b", "   "])
-def test_invisible_or_control_characters_in_names_are_refused(engine, name):
+def test_invisible_or_control_characters_in_names_are_refused(engine: Engine, name: str) -> None:
     case_id = _started(engine)
     with pytest.raises(InvalidInput):
-        cases.close(engine, case_id, by=name, **CLOSE)
+        cases.close(engine, case_id, by=name, outcome=Outcome.REPORTED, reason="file it")
 
 
-def test_actors_are_stored_canonical(engine):
+def test_actors_are_stored_canonical(engine: Engine) -> None:
     case_id = _started(engine, by="  Ana  Li ")
     assert cases.get_case(engine, case_id).case.investigator == "ana li"
     assert [c.id for c in cases.list_cases(engine, assignee="ANA LI")] == [case_id]
+
+
+def test_cli_list_with_an_invisible_assignee_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["cases", "list", "--assignee", "a\u200bna", "--db", db]) == 2
+    assert "invisible" in capsys.readouterr().err
 
 
 # --- B2: whoever investigated cannot close ----------------------------------------------------
@@ -261,14 +278,19 @@ def test_actors_are_stored_canonical(engine):
         lambda e, c: cases.escalate(e, c, by="bob", reason="to the MLRO"),
     ],
 )
-def test_anyone_who_investigated_cannot_close(engine, act):
+def test_anyone_who_investigated_cannot_close(
+    engine: Engine, act: Callable[[Engine, str], object]
+) -> None:
     case_id = _started(engine, by="ana")
     cases.add_transactions(engine, case_id, by="ana", transactions=[{"id": "t9"}])
     act(engine, case_id)
     with pytest.raises(WorkflowError) as refused:
-        cases.close(engine, case_id, by="Bob", **CLOSE)
+        cases.close(engine, case_id, by="Bob", outcome=Outcome.REPORTED, reason="file it")
     assert refused.value.code == "four_eyes"
-    assert cases.close(engine, case_id, by="mlro", **CLOSE).status == "closed_reported"
+    assert (
+        cases.close(engine, case_id, by="mlro", outcome=Outcome.REPORTED, reason="file it").status
+        == "closed_reported"
+    )
     actions = [(a["actor"], a["action"]) for a in cases.get_case(engine, case_id).actions]
     assert ("bob", "close_refused") in actions
 
@@ -276,7 +298,7 @@ def test_anyone_who_investigated_cannot_close(engine, act):
 # --- C1: each transaction once in the evidence and the STR ------------------------------------
 
 
-def test_shared_transactions_listed_once(engine):
+def test_shared_transactions_listed_once(engine: Engine) -> None:
     first = _alert(alert_id="aml_1", transactions=["t1", "t2"])
     second = _alert(alert_id="aml_2", transactions=["t2", "t3"])
     (case_id,) = cases.import_alerts(engine, [first, second], by="system", events=EVENTS)
@@ -304,7 +326,7 @@ def test_shared_transactions_listed_once(engine):
 # --- C2: the complaints report has every complaint of the period ------------------------------
 
 
-def test_complaints_report_is_not_capped(engine):
+def test_complaints_report_is_not_capped(engine: Engine) -> None:
     received = int(datetime(2026, 11, 4, tzinfo=UTC).timestamp())
     rows = [
         {
@@ -331,7 +353,7 @@ def test_complaints_report_is_not_capped(engine):
 # --- F1, F2: documents ------------------------------------------------------------------------
 
 
-def test_full_width_digits_in_resident_id_are_refused():
+def test_full_width_digits_in_resident_id_are_refused() -> None:
     full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in "11010519491231002X")
     assert check_cn_resident_id(full_width, today=date(2026, 11, 25)).reason == "bad_format"
     arabic_indic = "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"
@@ -349,7 +371,7 @@ def _line2(birth: str, expiry: str) -> str:
     return body + mrz_check_digit(composite)
 
 
-def test_mrz_dates_must_be_real():
+def test_mrz_dates_must_be_real() -> None:
     assert check_passport_mrz(f"{LINE1}\n{_line2('740812', '120415')}").valid
     assert check_passport_mrz(f"{LINE1}\n{_line2('741312', '120415')}").reason == "bad_birth_date"
     assert check_passport_mrz(f"{LINE1}\n{_line2('740812', '120431')}").reason == "bad_expiry_date"
@@ -364,5 +386,5 @@ def test_mrz_dates_must_be_real():
         f"{LINE1}\n{LINE2[:20]}\n{LINE2[20:]}",  # three lines
     ],
 )
-def test_mrz_lines_must_each_be_44(mrz):
+def test_mrz_lines_must_each_be_44(mrz: str) -> None:
     assert check_passport_mrz(mrz).reason == "bad_format"
