@@ -7,6 +7,7 @@ payment, with the same object kept for the process); `scan_lines` is the batch p
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class ScanStats:
     events: int = 0
     bad_lines: int = 0
     alerts: int = 0
+    follow_ups: int = 0  # alerts continuing an earlier one within the cooldown (`follows`)
     by_scenario: dict[str, int] = field(default_factory=dict)
 
 
@@ -70,7 +72,8 @@ class Monitor:
             for scenario, make in SCENARIO_CLASSES.items()
             if scenario not in self.params.disabled
         ]
-        self.last_alert: dict[tuple[str, str], int] = {}
+        # (scenario, subject) -> (when, alert_id) of the last alert not held back
+        self.last_alert: dict[tuple[str, str], tuple[int, str]] = {}
         # The live path may call observe from several request threads: one at a time.
         self._lock = threading.Lock()
 
@@ -85,17 +88,22 @@ class Monitor:
         for runner in self.runners:
             found = runner.observe(e)
             if found:
-                alerts.extend(a for a in found if self._fresh(a))
+                alerts.extend(self._cooled(a) for a in found)
         return alerts
 
-    def _fresh(self, alert: Alert) -> bool:
-        """False when the alert's subject had the same scenario alerted within the cooldown."""
+    def _cooled(self, alert: Alert) -> Alert:
+        """ALERT, or a follow-up of the subject's earlier alert for the same scenario.
+
+        Within the cooldown a subject is not alerted again for a scenario, but the new
+        transactions are not lost: the alert comes out with `follows` set to the earlier
+        alert's id, and case import adds it to the subject's case.
+        """
         key = (alert.scenario, alert.accounts[0])
         last = self.last_alert.get(key)
-        if last is not None and alert.ts_s - last < self.params.alert_cooldown_h * HOUR_S:
-            return False
-        self.last_alert[key] = alert.ts_s
-        return True
+        if last is not None and alert.ts_s - last[0] < self.params.alert_cooldown_h * HOUR_S:
+            return dataclasses.replace(alert, follows=last[1])
+        self.last_alert[key] = (alert.ts_s, alert.alert_id)
+        return alert
 
 
 def scan_lines(
@@ -110,6 +118,7 @@ def scan_lines(
         stats.events += 1
         for alert in monitor.observe(item):
             stats.alerts += 1
+            stats.follow_ups += alert.follows is not None
             key = str(alert.scenario)
             stats.by_scenario[key] = stats.by_scenario.get(key, 0) + 1
             yield alert

@@ -3,7 +3,10 @@
 Labels ride on the events: `label_aml` (the typology, or null) and `label_aml_case` (one id for
 all transactions of one laundering case). A case counts as detected when at least one alert
 lists one of its transactions; recall is per typology, over cases. An alert is a true positive
-when it lists at least one laundering transaction; precision is over all alerts.
+when it lists at least one laundering transaction; precision is over all alerts. A follow-up
+(an alert raised within the cooldown, `follows` set) is no new alert for an analyst: its
+transactions count for the alert it follows (which becomes a true positive if they are
+laundering) and for recall.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rongpay.compliance.aml_engine import Monitor
+from rongpay.compliance.aml_scenarios import Alert
 from rongpay.compliance.errors import EventFormatError
 from rongpay.compliance.events import decode_lines, parse_event
 
@@ -37,6 +41,8 @@ class EvalResult:
     cases: dict[str, str] = field(default_factory=dict)  # case id -> typology
     detected: set[str] = field(default_factory=set)
     alerts_by_scenario: dict[str, list[int]] = field(default_factory=dict)  # [alerts, true]
+    follow_ups: int = 0
+    truth: dict[str, bool] = field(default_factory=dict)  # alert id -> true positive
 
     def recall(self) -> dict[str, dict[str, float | int]]:
         out: dict[str, dict[str, float | int]] = {}
@@ -66,6 +72,7 @@ class EvalResult:
             "events": self.events,
             "bad_lines": len(self.bad_lines),
             "alerts": self.alerts,
+            "follow_ups": self.follow_ups,
             "true_alerts": self.true_alerts,
             "precision": self.precision(),
             "recall": self.recall(),
@@ -98,22 +105,26 @@ def evaluate(lines: Iterable[bytes], monitor: Monitor) -> EvalResult:
             case_of[event.id] = case_id
             result.cases.setdefault(case_id, str(typology))
         for alert in monitor.observe(event):
-            _score_alert(result, str(alert.scenario), alert.transactions, laundering, case_of)
+            _score_alert(result, alert, laundering, case_of)
     return result
 
 
 def _score_alert(
-    result: EvalResult,
-    scenario: str,
-    transactions: tuple[str, ...],
-    laundering: set[str],
-    case_of: dict[str, str],
+    result: EvalResult, alert: Alert, laundering: set[str], case_of: dict[str, str]
 ) -> None:
-    hits = [t for t in transactions if t in laundering]
+    hits = [t for t in alert.transactions if t in laundering]
+    result.detected.update(case_of[t] for t in hits)
+    counts = result.alerts_by_scenario.setdefault(str(alert.scenario), [0, 0])
+    if alert.follows is not None and alert.follows in result.truth:
+        result.follow_ups += 1
+        if hits and not result.truth[alert.follows]:
+            result.truth[alert.follows] = True
+            result.true_alerts += 1
+            counts[1] += 1
+        return
     result.alerts += 1
-    counts = result.alerts_by_scenario.setdefault(scenario, [0, 0])
     counts[0] += 1
+    result.truth[alert.alert_id] = bool(hits)
     if hits:
         result.true_alerts += 1
         counts[1] += 1
-        result.detected.update(case_of[t] for t in hits)

@@ -51,40 +51,46 @@ class Cycle:
         ]
 
     def _search(self, e: Event) -> tuple[list[str], list[str]] | None:
-        """A chain v -> ... -> u of earlier transfers closing with u -> v, or None."""
-        start, target = e.payer, e.payee
-        horizon = e.ts_s - self.p.window_h * HOUR_S
-        assert start is not None and target is not None
-        budget = [self.p.max_steps]
-        path = self._dfs(start, target, e.ts_s, e.amount_cny_minor, horizon, [start], budget)
-        return path  # accounts after v in money order, and the chain's event ids in order
+        """A chain v -> ... -> u of earlier transfers closing with u -> v, or None.
 
-    def _dfs(
-        self,
-        node: str,
-        target: str,
-        before_s: int,
-        amount: int,
-        horizon: int,
-        seen: list[str],
-        budget: list[int],
-    ) -> tuple[list[str], list[str]] | None:
-        """Backwards from NODE along in-edges earlier than BEFORE_S, to TARGET."""
-        low = amount * 100 // self.p.hop_max_pct
-        high = amount * 100 // self.p.hop_min_pct
-        for ts, src, amt, eid in reversed(self.in_edges.get(node, ())):
-            budget[0] -= 1
-            if budget[0] < 0:
-                return None
-            if ts >= before_s or ts < horizon or not low <= amt <= high:
-                continue
-            if src == target:
-                if len(seen) + 1 >= 3:
-                    return [node], [eid]
-                continue
-            if src in seen or len(seen) + 1 >= self.p.max_length:
-                continue
-            sub = self._dfs(src, target, ts, amt, horizon, [*seen, src], budget)
-            if sub is not None:
-                return [*sub[0], node], [*sub[1], eid]
+        Depth-first, backwards from u, with an explicit stack (a long ring with a large
+        `max_length` must not exhaust Python's recursion limit). Returns the accounts after
+        v in money order and the chain's event ids in order.
+        """
+        start, target = e.payer, e.payee
+        assert start is not None and target is not None
+        horizon = e.ts_s - self.p.window_h * HOUR_S
+        budget = self.p.max_steps
+        path: list[str] = [start]  # u, then the accounts that paid into the one before
+        path_ids: list[str] = []  # path_ids[k]: the transfer path[k + 1] -> path[k]
+        on_path = {start}
+        frames = [(e.ts_s, e.amount_cny_minor, reversed(self.in_edges.get(start, ())))]
+        while frames:
+            before_s, amount, edges = frames[-1]
+            low = amount * 100 // self.p.hop_max_pct
+            high = amount * 100 // self.p.hop_min_pct
+            pushed = False
+            for ts, src, amt, eid in edges:
+                budget -= 1
+                if budget < 0:
+                    return None
+                if ts >= before_s or ts < horizon or not low <= amt <= high:
+                    continue
+                if src == target:
+                    if len(path) + 1 >= 3:
+                        return path[::-1], [eid, *path_ids[::-1]]
+                    continue
+                if src in on_path or len(path) + 1 >= self.p.max_length:
+                    continue
+                path.append(src)
+                path_ids.append(eid)
+                on_path.add(src)
+                frames.append((ts, amt, reversed(self.in_edges.get(src, ()))))
+                pushed = True
+                break
+            if not pushed:
+                frames.pop()
+                on_path.discard(path.pop())
+                if path_ids:
+                    path_ids.pop()
         return None

@@ -3,7 +3,10 @@
 Every scenario has `observe(event) -> list[Alert]`. State per account is pruned by the
 scenario's window, so memory follows the number of active accounts, not of events.
 Merchants (accounts paid by customers with an MCC) are never subjects of fan-in; payroll and
-other bulk payouts (batches, recurring payees) are never subjects of fan-out.
+other bulk payouts (batches, recurring payees) are never subjects of fan-out. Salary payers
+are recognised by behaviour (`Payroll`: many payees paid again one pay cycle later with about
+the same amount); their payroll flows (the funding top-up and the salaries) raise neither
+large_value, dormant_reactivation nor fan_out alerts.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rongpay.compliance.aml_params import (
     DAY_S,
     HOUR_S,
     AmlParams,
+    PayrollParams,
     RiskRating,
     Scenario,
     scaled,
@@ -28,6 +32,7 @@ from rongpay.compliance.reference import fatf_lists
 
 MOVES = frozenset({"transfer", "topup", "withdrawal"})  # money moved by the customer
 MAX_REMEMBERED_PAYEES = 5_000  # per payer, for recurring-payee detection
+UNKNOWN_ACCOUNT = "unknown:"  # + event id: the subject of an alert on an event with no account
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,9 @@ class Alert:
     summary: str
     ts_s: int
     amount_cny_minor: int
+    # The alert_id of the earlier alert on the same scenario and subject this one continues
+    # (raised within the cooldown: the same case, more transactions), else None.
+    follows: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -51,6 +59,7 @@ class Alert:
             "summary": self.summary,
             "ts": datetime.fromtimestamp(self.ts_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "amount_cny_minor": self.amount_cny_minor,
+            "follows": self.follows,
         }
 
 
@@ -67,6 +76,7 @@ def make_alert(
         "|".join([scenario, *transactions]).encode(), digest_size=8
     ).hexdigest()
     accounts = list(dict.fromkeys(accounts))
+    assert accounts, "an alert has a subject"
     score = round(min(1.0, max(0.0, score)), 3)
     return Alert(
         f"aml_{digest}",
@@ -84,17 +94,134 @@ def cny(amount_minor: int) -> str:
     return f"{amount_minor / 100:,.2f} CNY"
 
 
+class Payee:
+    """What a payer's earlier payments to one payee tell: when first and last, how much last."""
+
+    __slots__ = ("first_s", "last_amount", "last_s")
+
+    def __init__(self, ts_s: int, amount: int) -> None:
+        self.first_s = ts_s
+        self.last_s = ts_s
+        self.last_amount = amount
+
+
+class PayRun:
+    """A payer's transfers grouped into runs (a gap of `run_gap_h` starts a new run)."""
+
+    __slots__ = ("largest", "largest_wide", "last_s", "payees", "recurring", "topup", "total")
+
+    def __init__(self) -> None:
+        self.last_s = 0
+        self.total = 0  # CNY fen paid in the current run
+        self.recurring = 0  # recurring payments in the current run
+        self.largest = 0  # the largest run total that held recurring payments
+        self.payees: set[str] = set()  # distinct payees of the run (up to min_recurring_payees)
+        self.largest_wide = 0  # the largest run total paid to that many distinct payees
+        self.topup: tuple[int, int] | None = None  # the last top-up: (ts, amount)
+
+
+class Payroll:
+    """Recognises salary payers by behaviour, with O(1) work per event.
+
+    A payee paid again between `cycle_min_days` and `cycle_max_days` after the last payment,
+    with an amount within `amount_tolerance_pct` of it, is a recurring payee of that payer.
+    A payer with `min_recurring_payees` of them is a payroll payer, remembered for good. Its
+    payroll flows are the transfers of a pay run holding recurring payments, and its top-ups
+    of up to `funding_pct` of its largest pay run (the money that funds the next run). A
+    top-up that recurs (about the same amount one pay cycle after the last one) of up to
+    `funding_pct` of a run paid to that many distinct payees funds a pay run too, even before
+    the salaries themselves have recurred (the second payday).
+    """
+
+    def __init__(self, p: PayrollParams) -> None:
+        self.p = p
+        self.payees: dict[str, dict[str, Payee]] = {}
+        self.recurring: dict[str, set[str]] = {}
+        self.runs: dict[str, PayRun] = {}
+        self.payers: set[str] = set()
+
+    def observe(self, e: Event) -> bool:
+        """Record E; True when E is a payroll flow of a recognised payroll payer."""
+        if e.type == "topup":
+            account = e.payee or e.payer
+            return self._funding(account, e) if account else False
+        if e.type != "transfer" or not e.payer or not e.payee or e.payer == e.payee:
+            return False
+        run = self._run(e.payer)
+        if e.ts_s - run.last_s > self.p.run_gap_h * HOUR_S:
+            run.total = run.recurring = 0
+            run.payees.clear()
+        run.last_s = e.ts_s
+        run.total += e.amount_cny_minor
+        if self._recurring(e.payer, e.payee, e.ts_s, e.amount_cny_minor):
+            run.recurring += 1
+        if run.recurring:
+            run.largest = max(run.largest, run.total)
+        if len(run.payees) < self.p.min_recurring_payees:
+            run.payees.add(e.payee)
+        if len(run.payees) >= self.p.min_recurring_payees:
+            run.largest_wide = max(run.largest_wide, run.total)
+        return e.payer in self.payers and run.recurring > 0
+
+    def _run(self, account: str) -> PayRun:
+        run = self.runs.get(account)
+        if run is None:
+            run = self.runs[account] = PayRun()
+        return run
+
+    def _funding(self, account: str, e: Event) -> bool:
+        """Whether a top-up of ACCOUNT funds its payroll (see the class docstring)."""
+        run = self._run(account)
+        amount, last = e.amount_cny_minor, run.topup
+        run.topup = (e.ts_s, amount)
+        if account in self.payers and amount * 100 <= self.p.funding_pct * run.largest:
+            return True
+        if last is None or amount * 100 > self.p.funding_pct * run.largest_wide:
+            return False
+        gap_days = (e.ts_s - last[0]) / DAY_S
+        similar = abs(amount - last[1]) * 100 <= self.p.amount_tolerance_pct * last[1]
+        return similar and self.p.cycle_min_days <= gap_days <= self.p.cycle_max_days
+
+    def _recurring(self, payer: str, payee: str, ts_s: int, amount: int) -> bool:
+        known = self.payees.setdefault(payer, {})
+        prior = known.get(payee)
+        if prior is None:
+            if len(known) < MAX_REMEMBERED_PAYEES:
+                known[payee] = Payee(ts_s, amount)
+            return False
+        gap_days = (ts_s - prior.last_s) / DAY_S
+        similar = abs(amount - prior.last_amount) * 100 <= (
+            self.p.amount_tolerance_pct * prior.last_amount
+        )
+        prior.last_s, prior.last_amount = ts_s, amount
+        if not (similar and self.p.cycle_min_days <= gap_days <= self.p.cycle_max_days):
+            return False
+        payees = self.recurring.setdefault(payer, set())
+        if len(payees) < self.p.min_recurring_payees:
+            payees.add(payee)
+            if len(payees) >= self.p.min_recurring_payees:
+                self.payers.add(payer)
+        return True
+
+    def first_paid(self, payer: str, payee: str) -> int | None:
+        prior = self.payees.get(payer, {}).get(payee)
+        return prior.first_s if prior else None
+
+
 class Context:
-    """What every scenario may ask about an account: its rating and whether it is a merchant."""
+    """What every scenario may ask about an account or about the event being observed."""
 
     def __init__(self, params: AmlParams, ratings: Mapping[str, RiskRating]) -> None:
         self.params = params
         self.ratings = ratings
         self.merchant_payments: dict[str, int] = {}
+        self.payroll = Payroll(params.payroll)
+        self.payroll_flow = False  # the current event is a recognised payroll flow
 
     def observe(self, e: Event) -> None:
         if e.type == "payment" and e.mcc and e.payee:
             self.merchant_payments[e.payee] = self.merchant_payments.get(e.payee, 0) + 1
+        self.payroll_flow = self.payroll.observe(e)
 
     def rating(self, account: str | None) -> RiskRating:
         return self.ratings.get(account or "", RiskRating.LOW)
@@ -173,59 +300,96 @@ class FanIn:
         return [make_alert(Scenario.FAN_IN, accounts, ids, score, summary, e.ts_s, total)]
 
 
+class _Fan:
+    """One payer's transfers in the fan-out window, with running counts (O(1) per event)."""
+
+    __slots__ = ("batched", "flows", "last_s", "receivers", "recurring", "total")
+
+    def __init__(self) -> None:
+        # (ts, payee, amount, event id, batched, to a recurring payee)
+        self.flows: deque[tuple[int, str, int, str, bool, bool]] = deque()
+        self.receivers: dict[str, int] = {}  # payee -> transfers in the window
+        self.total = 0
+        self.batched = 0
+        self.recurring = 0
+        self.last_s: int | None = None
+
+    def push(self, flow: tuple[int, str, int, str, bool, bool]) -> None:
+        self.flows.append(flow)
+        self.receivers[flow[1]] = self.receivers.get(flow[1], 0) + 1
+        self.total += flow[2]
+        self.batched += flow[4]
+        self.recurring += flow[5]
+
+    def prune(self, horizon: int) -> None:
+        while self.flows and self.flows[0][0] < horizon:
+            _, payee, amount, _, batched, recurring = self.flows.popleft()
+            left = self.receivers[payee] - 1
+            if left:
+                self.receivers[payee] = left
+            else:
+                del self.receivers[payee]
+            self.total -= amount
+            self.batched -= batched
+            self.recurring -= recurring
+
+    def clear(self) -> None:
+        self.flows.clear()
+        self.receivers.clear()
+        self.total = self.batched = self.recurring = 0
+
+
 class FanOut:
-    """One account paying many distinct receivers in a window, unless it looks like payroll."""
+    """One account paying many distinct receivers in a window, unless it looks like payroll.
+
+    Payroll by behaviour: a recognised payroll payer's pay runs never enter the fan; and
+    (for low-risk payers) a fan that is mostly one machine batch (each transfer within
+    `batch_gap_s` of the one before) or mostly recurring payees is a payout run.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.p = ctx.params.fan_out
-        self.flows: dict[str, deque[tuple[int, str, int, str]]] = {}
-        self.first_paid: dict[str, dict[str, int]] = {}
+        self.fans: dict[str, _Fan] = {}
 
     def observe(self, e: Event) -> list[Alert]:
         if e.type != "transfer" or not e.payee or not e.payer or e.payer == e.payee:
             return []
-        known = self.first_paid.setdefault(e.payer, {})
-        if len(known) < MAX_REMEMBERED_PAYEES:
-            known.setdefault(e.payee, e.ts_s)
-        flows = self.flows.setdefault(e.payer, deque())
-        flows.append((e.ts_s, e.payee, e.amount_cny_minor, e.id))
-        horizon = e.ts_s - self.p.window_h * HOUR_S
-        while flows and flows[0][0] < horizon:
-            flows.popleft()
+        if self.ctx.payroll_flow:
+            return []
+        fan = self.fans.get(e.payer)
+        if fan is None:
+            fan = self.fans[e.payer] = _Fan()
+        gap_ok = self.p.batch_gap_s > 0 and fan.last_s is not None
+        batched = gap_ok and e.ts_s - (fan.last_s or 0) <= self.p.batch_gap_s
+        fan.last_s = e.ts_s
+        first = self.ctx.payroll.first_paid(e.payer, e.payee)
+        recurring = first is not None and first <= e.ts_s - self.p.recurring_days * DAY_S
+        fan.push((e.ts_s, e.payee, e.amount_cny_minor, e.id, batched, recurring))
+        fan.prune(e.ts_s - self.p.window_h * HOUR_S)
         rating = self.ctx.rating(e.payer)
         need = scaled_count(self.p.min_counterparties, rating)
-        if len(flows) < need:
+        n = len(fan.flows)
+        if n < need or len(fan.receivers) < need:
             return []
-        receivers = {f[1] for f in flows}
-        total = sum(f[2] for f in flows)
-        if len(receivers) < need or total < scaled(self.p.min_total_cny_minor, rating):
+        if fan.total < scaled(self.p.min_total_cny_minor, rating):
             return []
-        if rating == RiskRating.LOW and self._looks_like_payroll(flows, known, e.ts_s):
+        if rating == RiskRating.LOW and (
+            fan.batched * 100 >= self.p.batch_share_pct * n
+            or fan.recurring * 100 >= self.p.recurring_share_pct * n
+        ):
             return []
-        ids = [f[3] for f in flows]
-        flows.clear()
+        ids = [f[3] for f in fan.flows]
+        receivers = sorted(fan.receivers)
+        total = fan.total
+        fan.clear()
         score = 0.5 + min(0.4, len(receivers) / 50) + (0.1 if rating != RiskRating.LOW else 0)
         summary = (
             f"{e.payer}: {len(receivers)} distinct receivers, {len(ids)} transfers, "
             f"{cny(total)} in {self.p.window_h} h"
         )
-        accounts = [e.payer, *sorted(receivers)]
+        accounts = [e.payer, *receivers]
         return [make_alert(Scenario.FAN_OUT, accounts, ids, score, summary, e.ts_s, total)]
-
-    def _looks_like_payroll(
-        self, flows: deque[tuple[int, str, int, str]], known: dict[str, int], now_s: int
-    ) -> bool:
-        times = sorted(f[0] for f in flows)
-        in_batch = max(
-            sum(1 for t in times if start <= t <= start + self.p.batch_minutes * 60)
-            for start in times
-        )
-        if in_batch * 100 >= self.p.batch_share_pct * len(times):
-            return True
-        earlier = now_s - self.p.recurring_days * DAY_S
-        recurring = sum(1 for f in flows if known.get(f[1], now_s) <= earlier)
-        return recurring * 100 >= self.p.recurring_share_pct * len(flows)
 
 
 class PassThrough:
@@ -280,7 +444,11 @@ class PassThrough:
 
 
 class Dormant:
-    """A quiet account (little volume for weeks) that suddenly moves a large amount."""
+    """A quiet account (little volume for weeks) that suddenly moves a large amount.
+
+    A recognised payroll flow (a salary run every two weeks or a month leaves longer gaps
+    than the quiet period) counts as activity of both accounts, never as a burst.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -288,13 +456,16 @@ class Dormant:
         # per account: burst window entries, quiet window entries, their sums, first seen
         self.burst: dict[str, deque[tuple[int, int, str]]] = {}
         self.quiet: dict[str, deque[tuple[int, int]]] = {}
-        self.sums: dict[str, list[int]] = {}
+        self.sums: dict[str, list[int]] = {}  # burst, quiet, payroll activity
+        self.payroll: dict[str, deque[tuple[int, int]]] = {}  # recognised payroll flows
         self.first_seen: dict[str, int] = {}
         self.cooldown: dict[str, int] = {}
 
     def observe(self, e: Event) -> list[Alert]:
         alerts: list[Alert] = []
-        for account in {e.payer, e.payee}:
+        # payer then payee, in that order (a set's order would follow PYTHONHASHSEED)
+        accounts = (e.payer,) if e.payer == e.payee else (e.payer, e.payee)
+        for account in accounts:
             if account is None or (e.type == "payment" and account == e.payee):
                 continue  # merchants' takings are not a customer's reactivation
             alert = self._observe_account(account, e)
@@ -306,7 +477,12 @@ class Dormant:
         first = self.first_seen.setdefault(account, e.ts_s)
         burst = self.burst.setdefault(account, deque())
         quiet = self.quiet.setdefault(account, deque())
-        sums = self.sums.setdefault(account, [0, 0])
+        sums = self.sums.setdefault(account, [0, 0, 0])
+        if self.ctx.payroll_flow:
+            # Activity that keeps the account from looking dormant, never part of a burst.
+            self.payroll.setdefault(account, deque()).append((e.ts_s, e.amount_cny_minor))
+            sums[2] += e.amount_cny_minor
+            return None
         burst.append((e.ts_s, e.amount_cny_minor, e.id))
         sums[0] += e.amount_cny_minor
         burst_from = e.ts_s - self.p.burst_h * HOUR_S
@@ -318,20 +494,24 @@ class Dormant:
         quiet_from = burst_from - self.p.quiet_days * DAY_S
         while quiet and quiet[0][0] < quiet_from:
             sums[1] -= quiet.popleft()[1]
+        payroll = self.payroll.get(account)
+        while payroll and payroll[0][0] < quiet_from:
+            sums[2] -= payroll.popleft()[1]
+        quiet_total = sums[1] + sums[2]
         rating = self.ctx.rating(account)
         if sums[0] < scaled(self.p.burst_min_cny_minor, rating) or first > quiet_from:
             return None
         if (
-            sums[1] * 100 > self.p.quiet_share_pct * sums[0]
+            quiet_total * 100 > self.p.quiet_share_pct * sums[0]
             or self.cooldown.get(account, 0) > e.ts_s
         ):
             return None
         self.cooldown[account] = e.ts_s + self.p.burst_h * HOUR_S
         ids = [b[2] for b in burst]
-        score = 0.6 + 0.3 * (1 - sums[1] / max(1, sums[0])) + (0.1 if rating != "low" else 0)
+        score = 0.6 + 0.3 * (1 - quiet_total / max(1, sums[0])) + (0.1 if rating != "low" else 0)
         summary = (
             f"{account}: {cny(sums[0])} in {self.p.burst_h} h after {self.p.quiet_days} days "
-            f"with {cny(sums[1])}"
+            f"with {cny(quiet_total)}"
         )
         return make_alert(
             Scenario.DORMANT_REACTIVATION, [account], ids, score, summary, e.ts_s, sums[0]
@@ -383,7 +563,13 @@ class HighRiskGeo:
 
 
 class LargeValue:
-    """A single very large transaction (the daily large-value report lists all large ones)."""
+    """A single very large transaction: an alert for an analyst, i.e. a suspicion.
+
+    Not to be confused with large-value *reporting* (LVTR, reports.py): every transaction at or
+    above the reporting threshold is reported to the regulator whatever its purpose, salaries
+    included. This alert is for amounts far above that, and not for a recognised payroll
+    payer's funding top-ups and salaries.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -392,7 +578,10 @@ class LargeValue:
     def observe(self, e: Event) -> list[Alert]:
         if e.type == "refund" or e.amount_cny_minor < self.p.alert_cny_minor:
             return []
-        accounts = [a for a in (e.payer, e.payee) if a]
+        if self.ctx.payroll_flow:
+            return []  # a payroll payer funding or paying salaries: reported, not alerted
+        # An event with neither payer nor payee still alerts, on a placeholder subject of its own
+        accounts = [a for a in (e.payer, e.payee) if a] or [UNKNOWN_ACCOUNT + e.id]
         summary = f"{e.type} of {cny(e.amount_cny_minor)} ({e.amount_minor} {e.currency} minor)"
         return [
             make_alert(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,8 @@ from rongpay.money import currencies
 
 MAX_LINE_BYTES = 1_000_000
 MAX_AMOUNT_MINOR = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the last second a UTC year can hold
 
 
 class EventType(StrEnum):
@@ -97,7 +99,13 @@ def _timestamp(value: Any, eid: str, line: int) -> int:
         raise EventFormatError(f"event {eid}: 'ts' {value!r} is not RFC 3339", line) from None
     if dt.tzinfo is None:
         raise EventFormatError(f"event {eid}: 'ts' {value!r} has no time zone", line)
-    return int(dt.timestamp())
+    # Compared as aware datetimes (no conversion that could overflow): in UTC the time must
+    # fall in 1970..9999, or it could not be printed back in alerts and reports.
+    if not _EPOCH <= dt <= _END:
+        raise EventFormatError(
+            f"event {eid}: 'ts' {value!r} is outside 1970-01-01..9999-12-31 UTC", line
+        )
+    return (dt - _EPOCH) // timedelta(seconds=1)
 
 
 def _account(raw: dict[str, Any], key: str, eid: str, line: int) -> str | None:
