@@ -7,6 +7,7 @@ counts are then floors, which is what a detector needs anyway: "at least this ma
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
 from collections import OrderedDict
 
@@ -25,13 +26,17 @@ class Timeline:
     the timeline instead of searching it, each entry passed once per cursor. A cursor always
     equals `bisect_right(ts, cutoff, head)` for its latest cutoff; it is derived state, so a
     snapshot does not store it (a loaded timeline starts its cursors at 0 and catches up).
+
+    Times and sums are packed doubles (`array("d")`), not lists of float objects: the same
+    values, a quarter of the memory, and the week-old entries a cursor walks past sit next to
+    each other instead of scattered over the heap (a long stream is bound by cache misses).
     """
 
     __slots__ = ("c1h", "c7d", "c10", "c24", "cum", "head", "ts")
 
     def __init__(self) -> None:
-        self.ts: list[float] = []
-        self.cum: list[float] = [0.0]  # cum[i]: sum of values before index i
+        self.ts: array[float] = array("d")
+        self.cum: array[float] = array("d", (0.0,))  # cum[i]: sum of values before index i
         self.head = 0
         self.c10 = self.c1h = self.c24 = self.c7d = 0
 
@@ -139,13 +144,13 @@ class Timeline:
 
     def dump(self) -> list[list[float]]:
         base = self.cum[self.head]
-        return [self.ts[self.head :], [c - base for c in self.cum[self.head + 1 :]]]
+        return [self.ts[self.head :].tolist(), [c - base for c in self.cum[self.head + 1 :]]]
 
     @classmethod
     def load(cls, data: list[list[float]]) -> Timeline:
         tl = cls()
-        tl.ts = list(data[0])
-        tl.cum = [0.0, *data[1]]
+        tl.ts = array("d", data[0])
+        tl.cum = array("d", [0.0, *data[1]])
         return tl
 
 
