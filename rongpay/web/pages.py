@@ -23,7 +23,8 @@ table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1p
 text-align:left;white-space:nowrap}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6b7280}.flag{background:#eef2ff;border-radius:3px;padding:0 4px;margin-right:2px;
 font-size:12px}form.inline{display:inline}button{cursor:pointer}
-.login{max-width:360px;margin:80px auto}input[type=password]{display:block;box-sizing:border-box;width:100%;padding:6px;margin:8px 0}
+.login{max-width:360px;margin:80px auto}
+input[type=password]{display:block;box-sizing:border-box;width:100%;padding:6px;margin:8px 0}
 .err{color:#b91c1c}code{background:#f1f3f5;padding:0 3px;border-radius:3px}
 """
 
