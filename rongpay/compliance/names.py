@@ -21,6 +21,10 @@ _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{_CJK_CLASS}]")
 _CJK_RUNS = re.compile(f"[{_CJK_CLASS}]+|[^{_CJK_CLASS}]+")
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f]")
+_ARABIC_LETTERS = "\u0621-\u064a\u0671-\u06d3\u0750-\u077f"
+# The article ال glued to a word (الأسد al-Asad, المصري al-Masri), not the ل of a word that
+# starts with it (لطيف Latif): removed in Arabic script, before transliteration.
+_ARABIC_ARTICLE = re.compile(f"(?<![{_ARABIC_LETTERS}])\u0627\u0644(?=[{_ARABIC_LETTERS}]{{2}})")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
@@ -49,6 +53,14 @@ COMPOUND_SURNAMES = frozenset(
 )
 # Particles that carry no identity: dropped on both sides, so "bin" present or absent agrees.
 PARTICLES = frozenset(["al", "el", "bin", "ibn", "bint", "bn", "ben", "binti"])
+NASAB = frozenset(["bin", "ibn", "bint", "bn", "ben", "binti"])  # "son/daughter of"
+# "Servant of" names are one name however written: Abd al-Rahman, Abdel Rahman, Abdul Rahman,
+# Abdurrahman, Abdelrahman all become "abdulrahman" (and Abd Allah, Abdallah "abdullah").
+_ABD = frozenset(["abd", "abdel", "abdul", "abdal", "abdol", "abdoul", "abdu", "abdur", "abdel"])
+_ABD_ARTICLES = frozenset(["al", "el", "ul", "ar", "ur", "as", "us", "an", "ad", "at", "az"])
+_ABD_JOINED = re.compile(r"^abd(?:el|al|ul|ol|oul|ur|ar|u|a|e)?(?=[a-z]{3})")
+_ARABIC_ABD = re.compile("\u0639\u0628\u062f\\s+(?=\u0627\u0644)")  # عبد before ال
+_PATRONYMIC = re.compile(r"(ovich|evich|ovitch|ievich|yevich|ovna|evna|ievna|yevna|ichna)$")
 # Legal forms of organisations, dropped for every schema other than Person.
 LEGAL_FORMS = frozenset(
     [
@@ -115,6 +127,12 @@ class NameForm:
     tokens: tuple[str, ...]
     skeletons: tuple[str, ...]
     syllabic: bool = False  # Chinese split into syllables: a missing syllable is a different name
+    # Positions of the tokens that may be the family name: the last (and, from four tokens,
+    # the one before: double surnames), the father's name after bin/ibn, the first of a
+    # Chinese name. A name that pairs none of them is another person's given names.
+    family: tuple[int, ...] = ()
+    # Positions of patronymics (-ovich, -ovna, ...): routinely left out, they cost little.
+    patronymic: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
@@ -160,43 +178,107 @@ def _pinyin_words(chars: str) -> list[list[str]]:
 
 
 def _ascii_tokens(text: str, *, arabic: bool) -> list[str]:
+    if arabic:
+        text = _ARABIC_ABD.sub("\u0639\u0628\u062f", text)  # عبد الرحمن: one word
+        text = _ARABIC_ARTICLE.sub("", text)
     ascii_text = anyascii(_CAMEL.sub(" ", text)) if not text.isascii() else text
     ascii_text = _CAMEL.sub(" ", ascii_text).replace("'", "").replace("`", "")
-    tokens = _NON_ALNUM.sub(" ", ascii_text.lower()).split()
-    if arabic:
-        # The article ال comes out glued on as a leading "l" ("l'sd" for al-Asad).
-        tokens = [t[1:] if t.startswith("l") and len(t) >= 3 else t for t in tokens]
-    return tokens
+    return _join_abd(_NON_ALNUM.sub(" ", ascii_text.lower()).split())
 
 
-def _clean(tokens: list[str], *, person: bool) -> tuple[str, ...]:
+def _join_abd(tokens: list[str]) -> list[str]:
+    """Abd al-Rahman / Abdel Rahman / Abdurrahman -> abdulrahman (see _ABD)."""
+    if not any(t.startswith("abd") for t in tokens):
+        return tokens
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t in _ABD and i + 1 < len(tokens):
+            j = i + 2 if tokens[i + 1] in _ABD_ARTICLES and i + 2 < len(tokens) else i + 1
+            out.append("abdul" + tokens[j])
+            i = j + 1
+            continue
+        out.append(_ABD_JOINED.sub("abdul", t))
+        i += 1
+    return out
+
+
+def _without_symbols(text: str) -> str:
+    """TEXT with symbols (emoji, trade marks, arrows) and control characters as spaces.
+
+    anyascii spells symbols out ("grinning", "tm", "hearts"): they are not parts of a name.
+    """
+    if text.isascii():
+        return text
+    return "".join(" " if unicodedata.category(ch)[0] in "SC" else ch for ch in text)
+
+
+def has_letters(text: str) -> bool:
+    """At least one Unicode letter or digit: a name, not only symbols and punctuation."""
+    return any(ch.isalnum() for ch in text)
+
+
+def _clean(tokens: list[str], *, person: bool) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Tokens without particles (and legal forms), and the positions of fathers' names."""
     drop = PARTICLES if person else PARTICLES | LEGAL_FORMS
-    kept = [t for t in tokens if t not in drop]
-    return tuple((kept or tokens)[:MAX_TOKENS])
+    kept: list[str] = []
+    fathers: list[int] = []
+    after_nasab = False
+    for t in tokens:
+        if t in drop:
+            after_nasab = after_nasab or t in NASAB
+            continue
+        if after_nasab:
+            fathers.append(len(kept))
+        after_nasab = False
+        kept.append(t)
+    if not kept:
+        return tuple(tokens[:MAX_TOKENS]), ()
+    kept = kept[:MAX_TOKENS]
+    return tuple(kept), tuple(i for i in fathers if i < len(kept))
 
 
-def _form(tokens: tuple[str, ...], syllabic: bool = False) -> NameForm:
-    return NameForm(tokens, tuple(skeleton(t) for t in tokens), syllabic)
+def _form(
+    tokens: tuple[str, ...],
+    syllabic: bool = False,
+    *,
+    fathers: tuple[int, ...] = (),
+    family_first: bool = False,
+) -> NameForm:
+    n = len(tokens)
+    last = {n - 1, *fathers} | ({n - 2} if n >= 4 else set())  # double surnames from 4 tokens
+    family = {0} if family_first else last
+    patronymic = tuple(i for i, t in enumerate(tokens) if _PATRONYMIC.search(t))
+    family -= set(patronymic)
+    return NameForm(
+        tokens,
+        tuple(skeleton(t) for t in tokens),
+        syllabic,
+        tuple(sorted(i for i in family if 0 <= i < n)),
+        patronymic,
+    )
 
 
 @lru_cache(maxsize=16_384)
 def name_forms(name: str, person: bool = True) -> tuple[NameForm, ...]:
     """Every comparable form of NAME (usually one; Chinese names give two). Empty if no letters."""
-    text = unicodedata.normalize("NFKC", name).strip()
-    if not text:
+    # Symbols go before NFKC, which would turn "™" into the letters "TM".
+    text = unicodedata.normalize("NFKC", _without_symbols(name)).strip()
+    if not text or not has_letters(text):
         return ()
     if _CJK.search(text):
         return _cjk_forms(text, person=person)
-    tokens = _clean(_ascii_tokens(text, arabic=bool(_ARABIC.search(text))), person=person)
-    return (_form(tokens),) if tokens else ()
+    tokens, fathers = _clean(_ascii_tokens(text, arabic=bool(_ARABIC.search(text))), person=person)
+    return (_form(tokens, fathers=fathers),) if tokens else ()
 
 
 def _cjk_forms(text: str, *, person: bool) -> tuple[NameForm, ...]:
     forms: list[NameForm] = []
     for n, part_variants in enumerate(_cjk_parts(text)):
-        tokens = _clean(part_variants, person=person)
+        tokens, _ = _clean(part_variants, person=person)
         if tokens:
-            forms.append(_form(tokens, syllabic=n > 0))
+            forms.append(_form(tokens, syllabic=n > 0, family_first=person))
     return tuple(dict.fromkeys(forms))
 
 

@@ -8,6 +8,7 @@ raises `ListFormatError` naming its line, and nothing is returned.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from rongpay.compliance.errors import ListFormatError
 from rongpay.compliance.names import name_forms
+from rongpay.compliance.reference import countries
 
 COLUMNS = [
     "id",
@@ -37,8 +39,35 @@ COLUMNS = [
 REQUIRED_COLUMNS = ("id", "name")
 MAX_LIST_BYTES = 2_000_000_000  # a list this big is not a sanctions list
 MAX_CELL_ITEMS = 200  # aliases and the like: more is a malformed row
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_COUNTRY = re.compile(r"^[a-z][a-z0-9-]{1,9}$")
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# OpenSanctions' own codes beside ISO 3166-1 alpha-2 (followthemoney's country type): the
+# whole world / unknown, the EU, and former states by their ISO 3166-3 codes. Regions are
+# written CC-XXX (ge-ab Abkhazia, ua-dpr, cy-trnc, md-pmr): a known alpha-2 code, a hyphen,
+# then 2-4 letters.
+OPENSANCTIONS_CODES = frozenset(["zz", "eu", "suhh", "cshh", "csxx", "yucs", "ddde"])
+_REGION = re.compile(r"^([a-z]{2})-[a-z]{2,4}$")
+
+
+def is_partial_date(text: str) -> bool:
+    """YYYY, YYYY-MM or YYYY-MM-DD naming a real month and day (no 2026-02-30)."""
+    m = _DATE.match(text)
+    if not m:
+        return False
+    year, month, day = m.groups()
+    try:
+        dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return False
+    return True
+
+
+def is_list_country(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 code (plus XK), an OpenSanctions code, or an alpha-2 region."""
+    code = code.lower()
+    if code.upper() in countries() or code in OPENSANCTIONS_CODES:
+        return True
+    region = _REGION.match(code)
+    return region is not None and region.group(1).upper() in countries()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +187,26 @@ def _entry(row: list[str], columns: dict[str, int], width: int, where: str) -> L
     if len(aliases) > MAX_CELL_ITEMS:
         raise ListFormatError(f"{where}: more than {MAX_CELL_ITEMS} aliases")
     for d in birth_dates:
-        if not _DATE.match(d):
-            raise ListFormatError(f"{where}: birth_date {d!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+        if not is_partial_date(d):
+            raise ListFormatError(
+                f"{where}: birth_date {d!r} is not a real date as YYYY, YYYY-MM or YYYY-MM-DD"
+            )
     for c in countries:
-        if not _COUNTRY.match(c):
-            raise ListFormatError(f"{where}: country {c!r} is not a country code")
+        if not is_list_country(c):
+            raise ListFormatError(
+                f"{where}: country {c!r} is not an ISO 3166 alpha-2 or OpenSanctions code"
+            )
     person = schema in ("", "Person")
     if not name_forms(caption, person):
         raise ListFormatError(f"{where}: name {caption!r} has no letters or digits")
+    for alias in aliases:
+        if not name_forms(alias, person):
+            raise ListFormatError(f"{where}: alias {alias!r} has no letters or digits")
     return ListEntry(
         id=entry_id,
         schema=schema,
         caption=caption,
-        aliases=tuple(a for a in aliases if name_forms(a, person)),
+        aliases=aliases,
         birth_dates=birth_dates,
         countries=countries,
         sanctions=split_cell(cell("sanctions")),

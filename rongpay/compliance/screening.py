@@ -85,6 +85,15 @@ DOB_BONUS, DOB_PENALTY = 0.05, 0.15
 COUNTRY_BONUS, COUNTRY_PENALTY = 0.03, 0.05
 TIE_BONUS_MAX = DOB_BONUS + COUNTRY_BONUS
 SINGLE_PAIR_FACTOR = 0.55  # one token paired of several: never a match on its own
+# Listed tokens not given cost this times their share of the listed name's letters (leaving
+# out a long part of a name leaves another person), a patronymic only PATRONYMIC_COST ...
+MISSING_WEIGHT = 0.2
+PATRONYMIC_COST = 0.04
+# ... and pairing none of the listed family tokens costs FAMILY_PENALTY more: "Ahmed Hassan"
+# is not "Ahmed Hassan Al-Masri", "Sanjay Kumar" not "Sanjay Kumar Mehta".
+FAMILY_PENALTY = 0.15
+SHORT_TOKEN = 4  # a listed name of 3+ tokens this short is syllables (Kim Jong Un)
+DISTINCT_NAME_SIMILARITY = 0.7  # Feng/Fang, Xiaoling/Xiaolong: other names, not typos
 
 
 _EMPTY: set[int] = set()  # never mutated
@@ -178,6 +187,7 @@ class Screener:
                                 postings[key].add(v)
         self.postings = dict(postings)
         self._log_n = math.log(len(self.variants) + 1)
+        _pinyin_syllables()  # loaded with the index, not on the first screened name
 
     def screen(
         self,
@@ -202,6 +212,10 @@ class Screener:
             if score >= floor - TIE_BONUS_MAX:
                 delta, notes = tie_breakers(query, self.entries[variant.entry_index])
                 final = round(min(1.0, max(0.0, score + delta)), 4)
+                if score < threshold <= final:
+                    # Birth date and country break ties; they never make a match by themselves.
+                    final = _below(threshold)
+                    notes.append("name alone below the threshold")
                 if final >= floor:
                     scored.append((final, variant, qform, notes))
         scored.sort(key=lambda x: (-x[0], self.entries[x[1].entry_index].id))
@@ -286,6 +300,11 @@ class Screener:
         return Match(entry, final, variant.original, variant.kind, explanation, final >= threshold)
 
 
+def _below(threshold: float) -> float:
+    """The highest 4-decimal score under THRESHOLD."""
+    return max(0.0, math.ceil(threshold * 10_000 - 1) / 10_000)
+
+
 def query_forms(name: str) -> tuple[NameForm, ...]:
     """The forms of a screened name, or InvalidInput for an empty or letterless one."""
     if not name or not name.strip():
@@ -305,6 +324,8 @@ def token_similarity(a: str, b: str, sa: str, sb: str) -> float:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL_SIMILARITY if a[0] == b[0] else 0.0
+    if _other_pinyin_name(a, b):
+        return DISTINCT_NAME_SIMILARITY
     indel = Indel.normalized_similarity(a, b)
     sim = 0.5 * Jaro.normalized_similarity(a, b) + 0.5 * indel
     sim -= LENGTH_PENALTY * max(0, abs(len(a) - len(b)) - 1)
@@ -316,6 +337,46 @@ def token_similarity(a: str, b: str, sa: str, sb: str) -> float:
     elif vowelless and len(sa) >= 3 and len(sb) >= 3:
         sim = max(sim, 0.9 * Indel.normalized_similarity(sa, sb))
     return sim
+
+
+@lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable (about 420), from pypinyin's character table."""
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings = {p for v in set(pinyin_dict.values()) for p in v.split(",")}
+    normal = {to_normal(p) for p in readings}
+    return frozenset(x for x in normal if x.isascii() and x.isalpha())
+
+
+@lru_cache(maxsize=65_536)
+def pinyin_split(token: str) -> tuple[str, ...] | None:
+    """TOKEN as a sequence of pinyin syllables (fewest syllables), or None if it is not one."""
+    syllables = _pinyin_syllables()
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(token)
+    for end in range(1, len(token) + 1):
+        for start in range(max(0, end - 6), end):
+            prior = best[start]
+            if prior is not None and token[start:end] in syllables:
+                candidate = (*prior, token[start:end])
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+    return best[len(token)]
+
+
+def _other_pinyin_name(a: str, b: str) -> bool:
+    """Two pinyin names of the same length differing only in vowels: distinct names.
+
+    Feng/Fang, Xiaoling/Xiaolong are other syllables, so other people: a Latin typo rarely
+    swaps one vowel for another inside a valid syllable. (Jinpin/Jinping differ in length.)
+    """
+    if len(a) != len(b) or len(a) < 2:
+        return False
+    if any(x != y and (x not in "aeiouv" or y not in "aeiouv") for x, y in zip(a, b, strict=True)):
+        return False
+    return pinyin_split(a) is not None and pinyin_split(b) is not None
 
 
 @lru_cache(maxsize=262_144)
@@ -351,7 +412,7 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
     unpaired_c = len(c.tokens) - len(pairs)
     if (len(pairs) == 1 and (unpaired_q or unpaired_c)) or _only_generic_shared(c, pairs):
         score = base * SINGLE_PAIR_FACTOR
-    elif q.syllabic or c.syllabic:
+    elif q.syllabic or c.syllabic or (unpaired_c and _syllables(c)):
         score = base - SYLLABLE_PENALTY * (unpaired_q + unpaired_c)
     else:
         # A token on each side left unpaired is a conflict (another surname, another middle
@@ -361,13 +422,41 @@ def score_forms(q: NameForm, c: NameForm, *, explain: bool = False) -> tuple[flo
             base
             - CONFLICT_PENALTY * conflicts
             - 0.05 * (unpaired_q - conflicts)
-            - 0.04 * (unpaired_c - conflicts)
+            - _missing_cost(c, {j for _, j, _ in pairs})
         )
     # Other spacing ("Abdul Rahman" / "Abdulrahman") changes the number of tokens.
     compact = _compact_similarity(q, c) if len(q.tokens) != len(c.tokens) else 0.0
     if compact > score:
         return compact, f"same letters with other spacing ({compact:.2f})"
     return max(0.0, score), _explain(q, c, pairs) if explain else ""
+
+
+def _syllables(c: NameForm) -> bool:
+    """A listed name of syllables (Kim Jong Un, Li Wei Min): a missing one is another name.
+
+    Recognised by shape: three or more tokens of at most four letters, one of them at most
+    two (un, li, wu: romanised East Asian syllables; Raj Min Nial is not one).
+    """
+    return (
+        len(c.tokens) >= 3
+        and all(len(t) <= SHORT_TOKEN for t in c.tokens)
+        and any(len(t) <= 2 for t in c.tokens)
+    )
+
+
+def _missing_cost(c: NameForm, paired: set[int]) -> float:
+    """What the listed tokens left unpaired cost: their share of the name, and the family."""
+    if len(paired) == len(c.tokens):
+        return 0.0
+    letters = sum(len(t) for t in c.tokens)
+    missing = sum(
+        len(t) for j, t in enumerate(c.tokens) if j not in paired and j not in c.patronymic
+    )
+    cost = MISSING_WEIGHT * missing / letters
+    cost += PATRONYMIC_COST * sum(1 for j in c.patronymic if j not in paired)
+    if c.family and paired.isdisjoint(c.family):
+        cost += FAMILY_PENALTY
+    return cost
 
 
 def _only_generic_shared(c: NameForm, pairs: list[tuple[int, int, float]]) -> bool:
@@ -402,10 +491,10 @@ def _compact_similarity(q: NameForm, c: NameForm) -> float:
     if len(q.tokens) == len(c.tokens) == 1:
         return 0.0
     qs = "".join(q.tokens)
-    best = max(
-        Indel.normalized_similarity(qs, "".join(c.tokens)),
-        Indel.normalized_similarity(qs, "".join(reversed(c.tokens))),
-    )
+    best = 0.0
+    for cs in ("".join(c.tokens), "".join(reversed(c.tokens))):
+        if not _other_pinyin_name(qs, cs):  # li xiaoling is not li xiao long
+            best = max(best, Indel.normalized_similarity(qs, cs))
     return 0.98 * best if best >= 0.9 else 0.0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rongpay.compliance.errors import InvalidInput
 from rongpay.compliance.reference import countries
-from rongpay.compliance.sanctions import load_list
+from rongpay.compliance.sanctions import is_partial_date, load_list
 from rongpay.compliance.screening import (
     DEFAULT_FLOOR,
     DEFAULT_LIMIT,
@@ -26,7 +26,6 @@ from rongpay.compliance.screening import (
 
 SAMPLE_LIST = Path(__file__).parent / "data" / "sample_sanctions.csv"
 MAX_LIMIT = 100
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -60,8 +59,10 @@ class ScreenOptions:
             raise InvalidInput("need 0 <= floor <= threshold <= 1")
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-        if birth_date is not None and not _DATE.match(birth_date):
-            raise InvalidInput(f"birth date {birth_date!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+        if birth_date is not None and not is_partial_date(birth_date):
+            raise InvalidInput(
+                f"birth date {birth_date!r} is not a real date as YYYY, YYYY-MM or YYYY-MM-DD"
+            )
         if country is not None and (
             not _COUNTRY.match(country) or country.upper() not in countries()
         ):

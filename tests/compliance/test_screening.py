@@ -60,6 +60,8 @@ MUST_MATCH = [
     ("Golden Crescent General Trading", "rp-0018", "organisation without legal form"),
     ("Golden Crescent Trading LLC", "rp-0018", "organisation alias, another legal form"),
     ("Ahmad Hasan Masri", "rp-0022", "article dropped, spelling"),
+    ("Abd al-Rahman Youssef Haddad", "rp-0010", "abd al- as one name"),
+    ("Abdel Rahman Youssef Haddad", "rp-0010", "abdel as abdul"),
 ]
 
 MUST_NOT_MATCH = [
@@ -76,6 +78,13 @@ MUST_NOT_MATCH = [
     ("Golden Trading", "one distinctive word and a generic one"),
     ("Maria Elena Lopez Ortega", "another surname where the list has Castillo"),
     ("Hassan Hososon", "same consonants, different letters (not a transliteration)"),
+    ("Ahmed Hassan", "Ahmed Hassan Al-Masri without the family name"),
+    ("Sanjay Kumar", "Sanjay Kumar Mehta without the family name"),
+    ("Jean Pierre", "given names of Jean-Pierre Mbala Kasongo only"),
+    ("Maria Elena", "given names of Maria Elena Castillo Ortega only"),
+    ("Kim Un", "half of Kim Jong Un's given name"),
+    ("Wang Feng", "Wang Fang: another pinyin given name, not a typo"),
+    ("Li Xiaoling", "Li Xiaolong: another pinyin given name, not a typo"),
 ]
 
 
