@@ -59,6 +59,10 @@ NASAB = frozenset(["bin", "ibn", "bint", "bn", "ben", "binti"])  # "son/daughter
 _ABD = frozenset(["abd", "abdel", "abdul", "abdal", "abdol", "abdoul", "abdu", "abdur", "abdel"])
 _ABD_ARTICLES = frozenset(["al", "el", "ul", "ar", "ur", "as", "us", "an", "ad", "at", "az"])
 _ABD_JOINED = re.compile(r"^abd(?:el|al|ul|ol|oul|ur|ar|u|a|e)?(?=[a-z]{3})")
+# Inside a word, و and ي (ی in Persian) are mostly the long vowels u and i (بوتين Putin,
+# فلاديمير Vladimir); anyascii writes them w and y, which no Latin spelling has there.
+_ARABIC_LONG_VOWELS = re.compile(f"(?<=[{_ARABIC_LETTERS}])[\u0648\u064a\u06cc]")
+_ARABIC_VOWEL_LATIN = {"\u0648": "u", "\u064a": "i", "\u06cc": "i"}
 _ARABIC_ABD = re.compile("\u0639\u0628\u062f\\s+(?=\u0627\u0644)")  # عبد before ال
 _PATRONYMIC = re.compile(r"(ovich|evich|ovitch|ievich|yevich|ovna|evna|ievna|yevna|ichna)$")
 # Legal forms of organisations, dropped for every schema other than Person.
@@ -103,6 +107,7 @@ LEGAL_FORMS = frozenset(
 # Letter groups that sound alike across transliterations (Aleksandr/Alexander, Mikhail/Michael).
 _SKELETON_REWRITES = (
     ("ph", "f"),
+    ("p", "b"),  # Arabic has no p: Putin comes back as bwtyn / butin
     ("ck", "k"),
     ("kh", "h"),
     ("ch", "h"),
@@ -181,6 +186,7 @@ def _ascii_tokens(text: str, *, arabic: bool) -> list[str]:
     if arabic:
         text = _ARABIC_ABD.sub("\u0639\u0628\u062f", text)  # عبد الرحمن: one word
         text = _ARABIC_ARTICLE.sub("", text)
+        text = _ARABIC_LONG_VOWELS.sub(lambda m: _ARABIC_VOWEL_LATIN[m.group()], text)
     ascii_text = anyascii(_CAMEL.sub(" ", text)) if not text.isascii() else text
     ascii_text = _CAMEL.sub(" ", ascii_text).replace("'", "").replace("`", "")
     return _join_abd(_NON_ALNUM.sub(" ", ascii_text.lower()).split())

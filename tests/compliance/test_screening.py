@@ -62,6 +62,7 @@ MUST_MATCH = [
     ("Ahmad Hasan Masri", "rp-0022", "article dropped, spelling"),
     ("Abd al-Rahman Youssef Haddad", "rp-0010", "abd al- as one name"),
     ("Abdel Rahman Youssef Haddad", "rp-0010", "abdel as abdul"),
+    ("فلاديمير بوتين", "rp-0001", "Arabic script: long vowels, no p"),
 ]
 
 MUST_NOT_MATCH = [
