@@ -276,7 +276,61 @@ def name_forms(name: str, person: bool = True) -> tuple[NameForm, ...]:
     if _CJK.search(text):
         return _cjk_forms(text, person=person)
     tokens, fathers = _clean(_ascii_tokens(text, arabic=bool(_ARABIC.search(text))), person=person)
-    return (_form(tokens, fathers=fathers),) if tokens else ()
+    forms = [_form(tokens, fathers=fathers)] if tokens else []
+    if person and _PALLADIUS_MARK.search(text.lower()):
+        # A Chinese name in Russian spelling (Си Цзиньпин): also read it as pinyin.
+        chinese, _ = _clean(palladius_to_pinyin(text).split(), person=person)
+        if chinese and chinese != tokens:
+            forms.append(_form(chinese, family_first=True))
+    return tuple(forms)
+
+
+# Chinese names in Russian (Palladius) spelling: clusters Russian words hardly have.
+_PALLADIUS_MARK = re.compile("цз|чж|[бпмфдтнлгкхцсчшжз]э")
+_PALLADIUS_SOFT = "июяеё"  # цз/ц/с before these are j/q/x, else z/c/s
+_PALLADIUS_VOWELS = "аоуэыиюяеёй"
+_PALLADIUS_LETTERS = {
+    "а": "a", "о": "o", "у": "u", "э": "e", "ы": "i", "и": "i", "й": "i", "ь": "",
+    "б": "b", "п": "p", "м": "m", "ф": "f", "д": "d", "т": "t", "л": "l", "г": "g",
+    "к": "k", "х": "h", "ш": "sh", "ж": "r", "в": "w", "з": "z", "ъ": "",
+}  # fmt: skip
+
+
+def palladius_to_pinyin(text: str) -> str:
+    """Russian (Palladius) spelling of a Chinese name -> pinyin, e.g. Си Цзиньпин -> xi jinping."""
+    s = text.lower()
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        ch, nxt = s[i], s[i + 1 : i + 2]
+        after = s[i + 2 : i + 3]
+        prev = s[i - 1 : i] if i else ""
+        step = 1
+        if s.startswith("цз", i):
+            out.append("j" if after and after in _PALLADIUS_SOFT else "z")
+            step = 2
+        elif s.startswith("чж", i):
+            out.append("zh")
+            step = 2
+        elif ch in "цс":
+            soft = nxt and nxt in _PALLADIUS_SOFT
+            out.append(("q" if ch == "ц" else "x") if soft else ("c" if ch == "ц" else "s"))
+        elif ch == "ч":
+            out.append("ch")
+        elif ch == "н":
+            # нь is a final n; н before a vowel starts a syllable; any other н is a final ng
+            out.append("n" if nxt == "ь" or (nxt and nxt in _PALLADIUS_VOWELS) else "ng")
+        elif ch in "юяеё":
+            initial = not prev or not prev.isalpha() or prev in _PALLADIUS_VOWELS
+            vowel = {"ю": "u", "я": "a", "е": "e", "ё": "o"}[ch]
+            out.append(("y" if initial else "i") + vowel)
+        else:
+            out.append(_PALLADIUS_LETTERS.get(ch, ch))
+        i += step
+    pinyin = "".join(out)
+    pinyin = re.sub(r"(?<![jqxy])ung", "ong", pinyin)  # -ун is -ong
+    pinyin = pinyin.replace("iui", "u").replace("yui", "yu")  # -юй is -ü
+    return anyascii(pinyin)
 
 
 def _cjk_forms(text: str, *, person: bool) -> tuple[NameForm, ...]:

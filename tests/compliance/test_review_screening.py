@@ -134,3 +134,17 @@ def test_arabic_long_vowels_and_p_meet_latin_spellings(screener):
     assert name_forms("فلاديمير بوتين")[0].tokens == ("fldimir", "butin")
     (best, *_) = screen_name(screener, "فلاديمير بوتين", ScreenOptions())
     assert best.entry.id == "rp-0001" and best.is_match, best
+
+
+@pytest.mark.parametrize(
+    ("russian", "pinyin"),
+    [("Си Цзиньпин", "xi jinping"), ("Мао Цзэдун", "mao zedong"), ("Ли Кэцян", "li keqiang")],
+)
+def test_chinese_names_in_russian_spelling_read_as_pinyin(russian, pinyin):
+    assert pinyin in [f.text for f in name_forms(russian)]
+
+
+def test_xi_jinping_in_russian_matches(screener):
+    (best, *_) = screen_name(screener, "Си Цзиньпин", ScreenOptions())
+    assert best.entry.id == "rp-0005" and best.is_match, best
+    assert [f.text for f in name_forms("Владимир Путин")] == ["vladimir putin"], "not Chinese"
