@@ -141,6 +141,7 @@ class _TokenSets:
     comps: list[set[int]]  # the posting sets a candidate may be in
     exact: set[int]  # variants with this very token
     common: bool  # too many postings: exact and skeleton keys only
+    skeleton: set[int]  # variants sharing only the consonant skeleton: the weakest link
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +245,13 @@ class Screener:
         if len(kept) <= CANDIDATES_SCORED:
             return kept
         # Many near-ties (a common first name and a surname with many one-typo neighbours):
-        # order them by a fast whole-string similarity (C code) before the full scoring.
-        kept.sort(key=votes.__getitem__, reverse=True)
+        # order them by a fast whole-string similarity (C code) before the full scoring,
+        # those reached only through a shared consonant skeleton last (a frequent skeleton
+        # such as "fs" must not crowd out the one-typo neighbour: Yafaez / Wafaez).
+        strong: Counter[int] = Counter()
+        for t in tokens:
+            strong.update(set().union(*(found & c for c in t.comps if c is not t.skeleton)))
+        kept.sort(key=lambda v: (votes[v], strong[v]), reverse=True)
         texts = {v: self.variants[v].form.text for v in kept[:CANDIDATES_RANKED]}
         best = process.extract(
             qform.text, texts, scorer=fuzz.token_set_ratio, limit=CANDIDATES_SCORED
@@ -264,7 +270,8 @@ class Screener:
             if size > POSTING_FIRST:
                 # A common token (a frequent first name): its typo neighbours are too many.
                 found = [exact, self.postings.get("s" + skel, _EMPTY)]
-            out.append(_TokenSets(size, found, exact, size > POSTING_FIRST))
+            skel_set = self.postings.get("s" + skel, _EMPTY)
+            out.append(_TokenSets(size, found, exact, size > POSTING_FIRST, skel_set))
         out.sort(key=lambda t: t.size)
         return out[:MAX_BLOCKING_TOKENS]
 

@@ -148,3 +148,26 @@ def test_xi_jinping_in_russian_matches(screener):
     (best, *_) = screen_name(screener, "Си Цзиньпин", ScreenOptions())
     assert best.entry.id == "rp-0005" and best.is_match, best
     assert [f.text for f in name_forms("Владимир Путин")] == ["vladimir putin"], "not Chinese"
+
+
+# E4: a frequent consonant skeleton must not crowd the one-typo neighbour out of the index
+
+
+def test_index_finds_the_typo_neighbour_among_many_skeleton_twins():
+    from itertools import product
+
+    from rongpay.compliance.screening import Query, Screener, naive_screen
+
+    twins = [
+        "".join(p)
+        for p in product(
+            ["", "a", "e", "i", "o", "ou"], "fvw", ["a", "e", "i", "o", "u"], "sz", "ao"
+        )
+    ]
+    rows = [row(id=f"t{i}", name=f"Alan {t.title()}") for i, t in enumerate(twins[:400])]
+    rows.append(row(id="wanted", name="Alexei Wafaez"))
+    sanctions = parse_list(HEADER + "\n" + "\n".join(rows) + "\n")
+    query = Query("A. YAFAEZ")
+    assert "wanted" in {i for s, i in naive_screen(sanctions, query) if s >= 0.85}
+    matches = Screener(sanctions).screen(query)
+    assert any(m.entry.id == "wanted" and m.is_match for m in matches), matches[:3]
