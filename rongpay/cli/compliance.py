@@ -15,33 +15,19 @@ import argparse
 import sys
 from typing import Any
 
-from rongpay.cli.common import CliError, add_db_option, open_engine
+from rongpay.cli.common import (
+    CliError,
+    add_db_option,
+    fraction,
+    open_engine,
+    positive_int,
+)
 
 EXIT_FINDING = 1
 EXIT_USAGE = 2
 EXIT_BAD_LIST = 3
 EXIT_BAD_LINES = 4
 EXIT_WORKFLOW = 5
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -69,9 +55,9 @@ def _register_screen(commands: Any) -> None:
     who.add_argument("--name", action="append", metavar="NAME", help="a name (repeatable)")
     who.add_argument("--names", metavar="FILE", help="a UTF-8 file with one name a line")
     p.add_argument("--json", action="store_true", help="one JSON line per name")
-    p.add_argument("--threshold", type=_fraction, default=None, help="match at/above (0.85)")
-    p.add_argument("--floor", type=_fraction, default=None, help="report at/above (0.70)")
-    p.add_argument("--limit", type=_positive, default=5, help="matches per name (5)")
+    p.add_argument("--threshold", type=fraction, default=None, help="match at/above (0.85)")
+    p.add_argument("--floor", type=fraction, default=None, help="report at/above (0.70)")
+    p.add_argument("--limit", type=positive_int, default=5, help="matches per name (5)")
     p.add_argument("--birth-date", metavar="YYYY[-MM[-DD]]", help="tie-breaker for every name")
     p.add_argument("--country", metavar="CC", help="ISO 3166 alpha-2 tie-breaker")
     p.add_argument("--fail-on-match", action="store_true", help="exit 1 if any name matched")
@@ -396,7 +382,7 @@ def _register_cases(commands: Any) -> None:
     lst = add("list", "list cases", cmd_cases_list, case=False, by=False)
     lst.add_argument("--status")
     lst.add_argument("--assignee")
-    lst.add_argument("--limit", type=_positive, default=100)
+    lst.add_argument("--limit", type=positive_int, default=100)
     lst.add_argument("--json", action="store_true")
     show = add("show", "a case with alerts, evidence and its action log", cmd_cases_show, by=False)
     show.add_argument("--json", action="store_true")
@@ -643,7 +629,7 @@ def _register_complaints(commands: Any) -> None:
     new.add_argument("--category", required=True, choices=sorted(CATEGORIES))
     new.add_argument("--channel", default="app", choices=sorted(CHANNELS))
     new.add_argument("--text", required=True, help="what the customer says")
-    new.add_argument("--deadline-days", type=_positive, default=15)
+    new.add_argument("--deadline-days", type=positive_int, default=15)
     take = sub.add_parser("take", help="start handling a complaint")
     take.add_argument("complaint_id", metavar="ID")
     res = sub.add_parser("resolve", help="resolve a complaint")
@@ -725,11 +711,11 @@ def cmd_complaints_list(args: argparse.Namespace) -> int:
 
 def _register_bench(bench: Any) -> None:
     p = bench.add_parser("screen", help="screening names/s: blocking index vs naive full scan")
-    p.add_argument("--entries", type=_positive, default=100_000, help="list size (100000)")
-    p.add_argument("--names", type=_positive, default=20_000, help="names screened (20000)")
-    p.add_argument("--baseline-names", type=_positive, default=5, help="names for the full scan")
+    p.add_argument("--entries", type=positive_int, default=100_000, help="list size (100000)")
+    p.add_argument("--names", type=positive_int, default=20_000, help="names screened (20000)")
+    p.add_argument("--baseline-names", type=positive_int, default=5, help="names for the full scan")
     p.add_argument(
-        "--listed-share", type=_fraction, default=0.5, help="share of listed-name variants (0.5)"
+        "--listed-share", type=fraction, default=0.5, help="share of listed-name variants (0.5)"
     )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true")
@@ -739,7 +725,7 @@ def _register_bench(bench: Any) -> None:
 
 def _register_bench_aml(bench: Any) -> None:
     p = bench.add_parser("aml", help="aml scan events/s over generated traffic")
-    p.add_argument("--events", type=_positive, default=1_000_000, help="events (1000000)")
+    p.add_argument("--events", type=positive_int, default=1_000_000, help="events (1000000)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", metavar="PATH", help="keep the generated events file here")
     p.add_argument("--json", action="store_true")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rongpay.cli.common import CliError, add_db_option, open_engine
+from rongpay.cli.common import CliError, add_db_option, fraction, open_engine, positive_int
 
 EXIT_REJECTED = 1  # some events were not created / an invariant is broken
 EXIT_USAGE = 2  # bad input: unreadable file, malformed JSON, unknown id
@@ -37,11 +37,11 @@ def register(commands: Any, bench: Any) -> None:
     p.set_defaults(func=cmd_expire)
 
     p = bench.add_parser("ledger", help="batch engine vs one-transaction-per-transfer baseline")
-    p.add_argument("--transfers", type=_positive, default=100_000, metavar="N")
-    p.add_argument("--accounts", type=_positive, default=10_000, metavar="M")
+    p.add_argument("--transfers", type=positive_int, default=100_000, metavar="N")
+    p.add_argument("--accounts", type=positive_int, default=10_000, metavar="M")
     p.add_argument(
         "--hot",
-        type=_fraction,
+        type=fraction,
         default=0.0,
         metavar="F",
         help="share of transfers touching one hot account (0..1)",
@@ -69,30 +69,10 @@ def _register_objects(sub: Any) -> None:
             ls.add_argument("account_id", help="the account whose statement to list")
         else:
             ls.add_argument("--ledger", help="only this currency's ledger")
-        ls.add_argument("--limit", type=_positive, default=100)
+        ls.add_argument("--limit", type=positive_int, default=100)
         ls.add_argument("--after", help="cursor: the last id (accounts) or timestamp (transfers)")
         add_db_option(ls)
         ls.set_defaults(func=cmd_list, kind=kind)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
 
 
 def _engine(args: argparse.Namespace) -> Any:
