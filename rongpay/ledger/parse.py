@@ -36,6 +36,9 @@ A = CreateAccountResult
 
 _TRANSFER_FLAGS = {str(f): b for f, b in TRANSFER_FLAG_BITS.items()}
 _ACCOUNT_FLAGS = {str(f): b for f, b in ACCOUNT_FLAG_BITS.items()}
+# On account requests `linked` only ties the chain: accepted on input, never stored.
+_LINKED_INPUT = 1 << 8
+_ACCOUNT_INPUT_FLAGS = {**_ACCOUNT_FLAGS, str(TransferFlag.linked): _LINKED_INPUT}
 _CURRENCIES = money.currencies()
 
 
@@ -86,10 +89,10 @@ def parse_account(raw: object) -> tuple[Account | None, A, bool]:
     aid = parse_id(raw.get("id"))
     if aid is None:
         return None, A.id_invalid, linked
-    flags = parse_flags(raw.get("flags"), _ACCOUNT_FLAGS | {str(TransferFlag.linked): 1 << 8})
+    flags = parse_flags(raw.get("flags"), _ACCOUNT_INPUT_FLAGS)
     if flags is None:
         return None, A.flags_invalid, linked
-    flags &= ~(1 << 8)
+    flags &= ~_LINKED_INPUT
     if flags & A_DEBITS_LIMIT and flags & A_CREDITS_LIMIT:
         return None, A.flags_are_mutually_exclusive, linked
     ledger = parse_ledger(raw.get("ledger"))

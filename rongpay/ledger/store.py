@@ -274,14 +274,16 @@ class Sql:
 
 
 # -- reads (SQLAlchemy Core: not on the hot path) ----------------------------------------
+_TRANSFER_COLUMNS = [transfers.c[n.strip()] for n in TRANSFER_COLS.split(",")]  # Transfer order
+
+
 def get_account(conn: Connection, account_id: str) -> Account | None:
     row = conn.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
     return Account(*row) if row else None
 
 
 def get_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
-    cols = [transfers.c[n.strip()] for n in TRANSFER_COLS.split(",")]
-    row = conn.execute(sa.select(*cols).where(transfers.c.id == transfer_id)).first()
+    row = conn.execute(sa.select(*_TRANSFER_COLUMNS).where(transfers.c.id == transfer_id)).first()
     return Transfer(*row) if row else None
 
 
@@ -296,12 +298,11 @@ def account_transfers(
     conn: Connection, account_id: str, after_ts: int | None, limit: int, reverse: bool
 ) -> list[Transfer]:
     """An account's transfers ordered by timestamp, starting after the cursor."""
-    cols = [transfers.c[n.strip()] for n in TRANSFER_COLS.split(",")]
     ts = transfers.c.timestamp
     where = sa.or_(
         transfers.c.debit_account_id == account_id, transfers.c.credit_account_id == account_id
     )
-    query = sa.select(*cols).where(where)
+    query = sa.select(*_TRANSFER_COLUMNS).where(where)
     if after_ts is not None:
         query = query.where(ts < after_ts if reverse else ts > after_ts)
     query = query.order_by(ts.desc() if reverse else ts.asc()).limit(limit)
@@ -351,8 +352,7 @@ def first_accounts(conn: Connection, limit: int) -> list[Account]:
 
 def latest_transfers(conn: Connection, limit: int) -> list[Transfer]:
     t = transfers
-    cols = [t.c[n.strip()] for n in TRANSFER_COLS.split(",")]
-    rows = conn.execute(sa.select(*cols).order_by(t.c.timestamp.desc()).limit(limit))
+    rows = conn.execute(sa.select(*_TRANSFER_COLUMNS).order_by(t.c.timestamp.desc()).limit(limit))
     return [Transfer(*r) for r in rows]
 
 
