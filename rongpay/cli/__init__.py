@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "rongpay.cli.sim",
     "rongpay.cli.risk",
     "rongpay.cli.compliance",
+    "rongpay.cli.qr",
+    "rongpay.cli.sandbox",
 )
 
 

@@ -1,0 +1,9 @@
+"""`rongpay sandbox issuer` (being written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    """Add the `issuer` parser to SUB."""

@@ -1,0 +1,1 @@
+"""EMVCo QR codes: merchant-presented payloads (encode, decode, CRC) and their images."""

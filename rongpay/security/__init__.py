@@ -1,0 +1,1 @@
+"""Security primitives: signatures, the card vault, card data checks (DESIGN.md `security/`)."""
