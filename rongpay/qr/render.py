@@ -85,3 +85,26 @@ def _note(path: tuple[str, ...], d: Decoded) -> str:
     if path == (tags.AMOUNT,) and d.currency:
         return f"  [{emv.amount_minor(d)} minor units]"
     return ""
+
+
+def qr_code(payload: str) -> dict[str, Any]:
+    """What encoding answers: the payload and the facts a till shows beside the code."""
+    d = emv.decode(payload)
+    cur = d.currency
+    return {
+        "object": "qr_code",
+        "payload": payload,
+        "crc": d.crc,
+        "length": len(payload),
+        "point_of_initiation": d.point_of_initiation,
+        "currency": cur.code if cur else None,
+        "amount": emv.amount_minor(d),
+    }
+
+
+def crc_valid(code: str) -> bool | None:
+    """For a refused payload, whether its CRC held: None when refused before the CRC was
+    checked (too long, bad characters), False when the CRC is absent or wrong."""
+    if code in ("too_long", "invalid_character"):
+        return None
+    return code not in ("crc_missing", "crc_mismatch")
