@@ -86,17 +86,40 @@ def create_accounts(engine: Engine, raws: Sequence[object]) -> list[CreateAccoun
     if len(raws) > MAX_BATCH:
         raise BatchTooLarge(len(raws))
     items = [parse_account(r) for r in raws]
+    return write_transaction(engine, lambda sql, meta, _: add_accounts(sql, meta, items))
 
-    def work(sql: store.Sql, meta: Meta, _: BalanceCache) -> tuple[list[CreateAccountResult], Meta]:
-        clock = [max(time.time_ns(), meta.last_timestamp + 1)]
-        existing = sql.load_accounts(sorted({a.id for a, _, _ in items if a is not None}))
-        results, created = batch.apply_accounts(items, existing, clock)
-        if not created:
-            return results, meta
-        sql.insert_accounts(created)
-        return results, Meta(clock[0] - 1, meta.last_batch, meta.last_digest)
 
-    return write_transaction(engine, work)
+def add_accounts(
+    sql: store.Sql, meta: Meta, items: list[tuple[Account | None, CreateAccountResult, bool]]
+) -> tuple[list[CreateAccountResult], Meta]:
+    """Judge and insert parsed accounts inside an open write transaction."""
+    clock = [max(time.time_ns(), meta.last_timestamp + 1)]
+    existing = sql.load_accounts(sorted({a.id for a, _, _ in items if a is not None}))
+    results, created = batch.apply_accounts(items, existing, clock)
+    if not created:
+        return results, meta
+    sql.insert_accounts(created)
+    return results, Meta(clock[0] - 1, meta.last_batch, meta.last_digest)
+
+
+def ensure_accounts(
+    sql: store.Sql, meta: Meta, cache: BalanceCache, accounts: Sequence[Account]
+) -> Meta:
+    """Create those of ACCOUNTS that do not exist yet, inside an open write transaction.
+
+    For callers (payments) that open accounts on first use; an account already in the
+    balance cache is known to exist and costs no query. An existing account with other fields
+    is a programming error.
+    """
+    missing = {a.id: a for a in accounts if a.id not in cache.balances}
+    if not missing:
+        return meta
+    items: list[tuple[Account | None, CreateAccountResult, bool]] = [
+        (a, CreateAccountResult.ok, False) for a in missing.values()
+    ]
+    results, after = add_accounts(sql, meta, items)
+    assert all(r in (CreateAccountResult.ok, CreateAccountResult.exists) for r in results), results
+    return after
 
 
 def create_transfers(

@@ -1,0 +1,35 @@
+"""Payment objects as JSON dicts (Stripe's shapes where they share fields): one rendering for
+the API responses, stored idempotent replays, and webhook event payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rongpay.payments.intents import Intent
+
+
+def intent(i: Intent) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "object": "payment_intent",
+        "amount": i.amount,
+        "amount_capturable": i.amount_capturable,
+        "amount_received": i.amount_received,
+        "amount_refunded": i.amount_refunded,
+        "capture_method": str(i.capture_method),
+        "cancellation_reason": i.cancellation_reason,
+        "created": i.created,
+        "currency": i.currency.lower(),
+        "customer": i.customer_id,
+        "description": i.description,
+        "fee": i.fee,
+        "last_payment_error": i.last_payment_error,
+        "latest_charge": i.latest_charge,
+        "livemode": i.livemode,
+        "merchant": i.merchant_id,
+        "metadata": i.metadata or {},
+        "next_action": i.next_action,
+        "payment_method": i.payment_method,
+        "risk": i.risk,
+        "status": str(i.status),
+    }

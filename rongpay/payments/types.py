@@ -1,0 +1,86 @@
+"""Payment records and their states (Stripe's PaymentIntents vocabulary)."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    """A random public id such as `pi_3Nf...`: unguessable, so ids leak nothing."""
+    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+class IntentStatus(enum.StrEnum):
+    requires_payment_method = "requires_payment_method"
+    requires_confirmation = "requires_confirmation"
+    requires_action = "requires_action"
+    processing = "processing"
+    requires_capture = "requires_capture"
+    succeeded = "succeeded"
+    canceled = "canceled"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        IntentStatus.requires_payment_method,
+        IntentStatus.requires_confirmation,
+        IntentStatus.requires_action,
+    }
+)
+
+
+class CaptureMethod(enum.StrEnum):
+    automatic = "automatic"
+    manual = "manual"
+
+
+class MethodType(enum.StrEnum):
+    card = "card"
+    card_present = "card_present"
+    wallet = "wallet"
+    bank_transfer = "bank_transfer"
+    qr = "qr"
+
+
+class ChargeStatus(enum.StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class DisputeStatus(enum.StrEnum):
+    needs_response = "needs_response"
+    under_review = "under_review"
+    won = "won"
+    lost = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: str
+    name: str
+    country: str
+    default_currency: str
+    mcc: str
+    fee_schedule: dict[str, Any]
+    status: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: a merchant's key in one mode, or the operator (admin)."""
+
+    merchant_id: str
+    livemode: bool
+    is_admin: bool = False
+
+    @property
+    def owner(self) -> str:
+        return "admin" if self.is_admin else self.merchant_id

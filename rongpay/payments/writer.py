@@ -1,0 +1,250 @@
+"""Group commit for payment use cases: requests that arrive together share one transaction.
+
+A use case is an `Op`: it names the objects it touches (`keys`), reads what it needs and
+decides its ledger transfers in `prepare`, and writes its rows in `finish` once the ledger has
+judged those transfers. The writer thread takes queued ops whose keys do not overlap (an op
+that would touch an object another op of the group touches waits for the next group), runs
+every prepare, submits all their transfers to the ledger in one batch (one request per op, so
+each keeps its own linked chains and results), runs every finish, and commits once: one fsync
+for many payments, as the ledger's own writer does for transfers.
+
+A business refusal (PaymentError) in prepare fails that op alone, before it wrote anything. An
+unexpected exception rolls the whole group back; each op is then retried alone, so one bad
+request never fails another. Ops therefore keep no state between runs except what prepare sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rongpay.ledger import service as ledger
+from rongpay.ledger.cache import BalanceCache
+from rongpay.ledger.store import Sql
+from rongpay.ledger.types import MAX_BATCH, Account, CreateTransferResult, Transfer
+from rongpay.payments.errors import PaymentError
+
+R = TypeVar("R")
+QUEUE_LIMIT = 4096
+MAX_GROUP_OPS = 512
+
+
+class Tx:
+    """An op's view of the open transaction: the connection for reads and direct writes,
+    and buffered inserts/updates that the writer flushes with executemany per table."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.inserts: list[tuple[sa.Table, dict[str, Any]]] = []
+        self.updates: list[tuple[sa.Table, str, dict[str, Any]]] = []
+
+    def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
+        self.inserts.append((table, row))
+
+    def update(self, table: sa.Table, object_id: str, values: dict[str, Any]) -> None:
+        self.updates.append((table, object_id, values))
+
+
+class Op(Generic[R]):
+    """One use case. Subclasses set `keys` and implement prepare/finish."""
+
+    keys: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.accounts: list[Account] = []
+        self.transfers: list[Transfer] = []
+
+    def prepare(self, tx: Tx) -> None:
+        """Read and decide; set self.accounts (to open) and self.transfers; raise
+        PaymentError to refuse. Must not write."""
+
+    def finish(self, tx: Tx, results: list[CreateTransferResult]) -> R:
+        raise NotImplementedError
+
+
+_Item = tuple[Op[Any], "Future[Any]"]
+
+
+def _flush(conn: Connection, txs: Sequence[Tx]) -> None:
+    inserts: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+    updates: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+    for tx in txs:
+        for table, row in tx.inserts:
+            inserts[(table, tuple(row))].append(row)
+        for table, object_id, values in tx.updates:
+            updates[(table, tuple(values))].append({**values, "_id": object_id})
+    for (table, _), rows in inserts.items():
+        conn.execute(table.insert(), rows)
+    for (table, cols), rows in updates.items():
+        stmt = (
+            table.update()
+            .where(table.c.id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, rows)
+
+
+def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
+    """Run GROUP in one transaction; (True, result) or (False, PaymentError) per op."""
+
+    def work(sql: Sql, meta: ledger.Meta, cache: BalanceCache) -> tuple[list[Any], ledger.Meta]:
+        outcomes: list[tuple[bool, Any]] = [(False, None)] * len(group)
+        live: list[tuple[int, Op[Any], Tx]] = []
+        for i, (op, _) in enumerate(group):
+            tx = Tx(sql.conn)
+            op.accounts, op.transfers = [], []
+            try:
+                op.prepare(tx)
+            except PaymentError as exc:
+                outcomes[i] = (False, exc)
+                continue
+            assert not tx.inserts and not tx.updates, "prepare must not write"
+            live.append((i, op, tx))
+        accounts = {a.id: a for _, op, _ in live for a in op.accounts}
+        meta = ledger.ensure_accounts(sql, meta, cache, list(accounts.values()))
+        requests = [
+            [(t, CreateTransferResult.ok, False) for t in op.transfers] for _, op, _ in live
+        ]
+        results, meta = ledger.submit(sql, meta, cache, requests)
+        for (i, op, tx), result in zip(live, results, strict=True):
+            outcomes[i] = (True, op.finish(tx, result))
+        _flush(sql.conn, [tx for _, _, tx in live])
+        return outcomes, meta
+
+    return ledger.write_transaction(engine, work)
+
+
+class PaymentWriter:
+    """One writer thread per process and database; run() is safe from any thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pid = os.getpid()
+        self._queue: queue.Queue[_Item | None] = queue.Queue(QUEUE_LIMIT)
+        self._carry: list[_Item] = []
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="payment-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self._thread.is_alive() and not self._closed.is_set()
+
+    def submit(self, op: Op[R]) -> Future[R]:
+        if not self.alive:
+            raise RuntimeError("the payment writer is closed")
+        future: Future[R] = Future()
+        self._queue.put((op, future))
+        return future
+
+    def run(self, op: Op[R]) -> R:
+        """Commit OP and return its result (raises its PaymentError)."""
+        return self.submit(op).result()
+
+    async def run_async(self, op: Op[R]) -> R:
+        return await asyncio.wrap_future(self.submit(op))
+
+    def close(self) -> None:
+        self._closed.set()
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _gather(self) -> list[_Item] | None:
+        items = self._carry
+        self._carry = []
+        if not items:
+            first = self._queue.get()
+            if first is None:
+                return None
+            items = [first]
+        while len(items) < MAX_GROUP_OPS:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                self._queue.put(None)
+                break
+            items.append(nxt)
+        return self._disjoint(items)
+
+    def _disjoint(self, items: list[_Item]) -> list[_Item]:
+        """The longest prefix-order selection whose keys do not overlap; the rest waits."""
+        taken: set[str] = set()
+        group: list[_Item] = []
+        size = 0
+        for item in items:
+            keys = item[0].keys
+            if taken.intersection(keys) or size + 8 > MAX_BATCH:
+                self._carry.append(item)
+                continue
+            taken.update(keys)
+            group.append(item)
+            size += 8  # an op submits a handful of transfers; 8 is a generous bound
+        return group
+
+    def _loop(self) -> None:
+        while (group := self._gather()) is not None:
+            try:
+                outcomes = _run_group(self.engine, group)
+            except BaseException:  # rolled back: retry each alone so each gets its own answer
+                for item in group:
+                    self._run_alone(item)
+                continue
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                _settle(future, outcome)
+        for _, future in self._carry:
+            future.set_exception(RuntimeError("the payment writer closed before this request"))
+
+    def _run_alone(self, item: _Item) -> None:
+        try:
+            (outcome,) = _run_group(self.engine, [item])
+        except BaseException as exc:
+            item[1].set_exception(exc)
+        else:
+            _settle(item[1], outcome)
+
+
+def _settle(future: Future[Any], outcome: tuple[bool, Any]) -> None:
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+_writers: dict[int, PaymentWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(engine: Engine) -> PaymentWriter:
+    with _writers_lock:
+        writer = _writers.get(id(engine))
+        if writer is None or writer.engine is not engine or not writer.alive:
+            writer = _writers[id(engine)] = PaymentWriter(engine)
+        return writer
+
+
+def close_writer(engine: Engine) -> None:
+    with _writers_lock:
+        writer = _writers.pop(id(engine), None)
+    if writer is not None:
+        writer.close()
+
+
+def _after_fork_in_child() -> None:
+    global _writers_lock
+    _writers.clear()
+    _writers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
