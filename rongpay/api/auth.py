@@ -1,10 +1,73 @@
-"""Who is calling: the admin key, or a merchant's secret key (test or live mode).
+"""Who is calling: a merchant's secret key (one mode: `sk_test_...` or `sk_live_...`) or the
+operator's admin key.
 
-Being written: for now only the admin key is accepted.
+Publishable keys (`pk_...`) identify a merchant in a browser (hosted checkout) and cannot
+call the API: they get 401 `secret_key_required`. Merchant keys are looked up by hash
+through a short-lived cache (payments.keys).
 """
 
 from __future__ import annotations
 
-from rongpay.api.deps import require_admin
+from typing import Annotated
 
-require_caller = require_admin
+from fastapi import Depends, Request
+
+from rongpay.api.deps import bearer_scheme, get_engine, require_admin, runtime
+from rongpay.api.errors import AUTHENTICATION, ApiError
+from rongpay.payments import keys
+from rongpay.payments.types import Caller
+from rongpay.web.auth import key_matches, presented_key
+
+_REALM = {"WWW-Authenticate": 'Bearer realm="rongpay"'}
+
+
+def _unauthorised(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, type_=AUTHENTICATION, headers=_REALM)
+
+
+def _caller(request: Request, *, admin_ok: bool) -> Caller:
+    given = presented_key(request.headers.get("authorization"))
+    if given is None:
+        raise _unauthorised(
+            "authentication_required",
+            "Send your secret key as `Authorization: Bearer sk_test_...`.",
+        )
+    if admin_ok and key_matches(given, runtime(request).admin_key):
+        return Caller("", livemode=_admin_mode(request), is_admin=True)
+    if given.startswith(("sk_test_", "sk_live_", "pk_test_", "pk_live_")):
+        found = keys.cache_for(get_engine(request)).lookup(get_engine(request), given)
+        if found is not None:
+            caller, kind = found
+            if kind != "secret":
+                raise _unauthorised(
+                    "secret_key_required",
+                    "Publishable keys (pk_...) only identify you in a browser; "
+                    "call the API with your secret key.",
+                )
+            return caller
+    raise _unauthorised("invalid_api_key", "The API key given is not valid.")
+
+
+def _admin_mode(request: Request) -> bool:
+    return request.headers.get("rongpay-mode", "test").strip().lower() == "live"
+
+
+def require_merchant(
+    request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
+) -> Caller:
+    """A merchant's secret key; the operator acting for a merchant is not a merchant."""
+    caller = _caller(request, admin_ok=False)
+    return caller
+
+
+def require_caller(
+    request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
+) -> Caller:
+    """A merchant's secret key or the admin key (the admin acts in test mode unless the
+    `Rongpay-Mode: live` header says otherwise)."""
+    return _caller(request, admin_ok=True)
+
+
+MerchantDep = Annotated[Caller, Depends(require_merchant)]
+CallerDep = Annotated[Caller, Depends(require_caller)]
+AdminDep = Depends(require_admin)
