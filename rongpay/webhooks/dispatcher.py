@@ -1,0 +1,326 @@
+"""Delivering events: claim due deliveries, POST them signed, record the outcome, back off.
+
+All state lives in `webhook_deliveries`, so the dispatcher is restart-safe and several
+processes can run one each. A claim is a lease: it moves the delivery's `next_attempt_at`
+LEASE_MS ahead and stamps a token; if the process dies mid-POST the delivery simply falls due
+again when the lease ends, and a late outcome from an expired lease is logged but changes
+nothing (its token no longer matches). So an endpoint can receive an event twice (rarely):
+receivers deduplicate on the event id, as with Stripe.
+
+`deliver_due(engine, now)` is one round (tests drive it with their own clock);
+`Dispatcher(engine)` runs rounds in an asyncio task next to the HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from rongpay.security.signing import sign
+from rongpay.store.engine import is_sqlite
+from rongpay.store.uow import unit_of_work
+from rongpay.webhooks import store
+from rongpay.webhooks.endpoints import endpoint_from
+from rongpay.webhooks.events import event_from
+from rongpay.webhooks.schedule import DEFAULT_SCHEDULE, Schedule
+from rongpay.webhooks.types import DeliveryStatus, EndpointStatus
+
+log = logging.getLogger("rongpay.webhooks")
+
+BATCH_LIMIT = 32  # deliveries claimed per round
+CONCURRENCY = 8  # POSTs in flight per process
+TIMEOUT_S = 10.0  # per POST, connect to last byte read
+LEASE_MS = 120_000  # a claim's lifetime: more than a whole batch at the worst timeouts
+EXCERPT_BYTES = 256  # of the response body kept in the attempts log
+MAX_ERROR = 256
+USER_AGENT = "rongpay-webhooks/1"
+SIGNATURE_HEADER = "Rongpay-Signature"
+assert math.ceil(BATCH_LIMIT / CONCURRENCY) * TIMEOUT_S * 1000 < LEASE_MS / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One claimed delivery, ready to POST."""
+
+    delivery_id: str
+    lease: str
+    url: str
+    attempts: int  # before this one
+    manual: bool
+    created_ms: int
+    body: bytes = field(repr=False)
+    secrets: tuple[str, ...] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    job: Job
+    at_ms: int
+    status_code: int | None
+    latency_ms: int
+    excerpt: str
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _due_query(now_ms: int, limit: int) -> sa.Select[tuple[object, ...]]:
+    d, e, v = store.deliveries, store.endpoints, store.events
+    return (
+        sa.select(
+            d.c.id.label("d_id"),
+            d.c.attempts,
+            d.c.manual,
+            d.c.created.label("d_created"),
+            e,
+            v.c.id.label("event_id"),
+            v.c.merchant_id.label("event_merchant"),
+            v.c.type,
+            v.c.created.label("ev_at"),
+            v.c.api_version,
+            v.c.data,
+        )
+        .join(e, e.c.id == d.c.endpoint_id)
+        .join(v, v.c.id == d.c.event_id)
+        .where(
+            d.c.status == DeliveryStatus.PENDING.value,
+            d.c.next_attempt_at <= now_ms,
+            sa.or_(e.c.status == EndpointStatus.ENABLED.value, d.c.manual),
+        )
+        .order_by(d.c.next_attempt_at)
+        .limit(limit)
+    )
+
+
+def _job(m: Mapping[Any, Any], lease: str, now_ms: int, bodies: dict[str, bytes]) -> Job:
+    endpoint = endpoint_from(m)
+    event_id = m["event_id"]
+    if event_id not in bodies:
+        event = event_from({**m, "id": event_id, "merchant_id": m["event_merchant"],
+                            "created": m["ev_at"]})  # fmt: skip
+        bodies[event_id] = orjson.dumps(event.payload())
+    return Job(delivery_id=m["d_id"], lease=lease, url=endpoint.url, attempts=m["attempts"],
+               manual=bool(m["manual"]), created_ms=m["d_created"], body=bodies[event_id],
+               secrets=tuple(endpoint.signing_secrets(now_ms / 1000)))  # fmt: skip
+
+
+def claim(engine: Engine, now_ms: int, limit: int = BATCH_LIMIT) -> list[Job]:
+    """Lease up to LIMIT due deliveries (oldest due first) in one short transaction."""
+    assert 1 <= limit <= 1000
+    d = store.deliveries
+    query = _due_query(now_ms, limit)
+    if not is_sqlite(engine):  # SQLite's BEGIN IMMEDIATE already serialises claimers
+        query = query.with_for_update(of=d, skip_locked=True)
+    with unit_of_work(engine) as conn:
+        rows = [r._mapping for r in conn.execute(query)]
+        if not rows:
+            return []
+        lease, bodies = os.urandom(8).hex(), dict[str, bytes]()
+        jobs = [_job(m, lease, now_ms, bodies) for m in rows]
+        conn.execute(
+            sa.update(d).where(d.c.id == sa.bindparam("b_id"))
+            .values(next_attempt_at=now_ms + LEASE_MS, lease=lease),
+            [{"b_id": j.delivery_id} for j in jobs],
+        )  # fmt: skip
+    return jobs
+
+
+def _headers(job: Job) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(job.secrets, job.body),
+    }
+
+
+async def post(client: httpx.AsyncClient, job: Job, now_ms: int) -> Outcome:
+    """POST one job; any answer, timeout or connection error becomes an Outcome."""
+    started = time.perf_counter()
+    status, excerpt, error = None, b"", None
+    try:
+        async with asyncio.timeout(TIMEOUT_S):
+            async with client.stream("POST", job.url, content=job.body,
+                                     headers=_headers(job)) as resp:  # fmt: skip
+                status = resp.status_code
+                async for chunk in resp.aiter_raw():
+                    excerpt += chunk
+                    if len(excerpt) >= EXCERPT_BYTES:
+                        break
+    except TimeoutError:
+        error = f"timeout: no complete answer within {TIMEOUT_S:g} s"
+    except httpx.TimeoutException as exc:
+        error = f"timeout: {type(exc).__name__}"
+    except httpx.HTTPError as exc:
+        error = f"connection error: {type(exc).__name__}"
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    if error is None and status is not None and not 200 <= status < 300:
+        error = f"endpoint answered HTTP {status}"
+    text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return Outcome(job, now_ms, status, latency_ms, text, error)
+
+
+def _next_state(
+    o: Outcome, schedule: Schedule, rand: random.Random
+) -> tuple[DeliveryStatus, int | None]:
+    if o.ok:
+        return DeliveryStatus.DELIVERED, None
+    if o.job.manual:
+        return DeliveryStatus.FAILED, None
+    at = schedule.next_attempt_ms(o.job.created_ms, o.job.attempts + 1, o.at_ms, rand)
+    return (DeliveryStatus.FAILED, None) if at is None else (DeliveryStatus.PENDING, at)
+
+
+def record(
+    conn: Connection, outcomes: list[Outcome], schedule: Schedule, rand: random.Random
+) -> None:
+    """Log every attempt; move each delivery on, unless its lease was lost meanwhile."""
+    if not outcomes:
+        return
+    d = store.deliveries
+    conn.execute(sa.insert(store.attempts), [
+        {"delivery_id": o.job.delivery_id, "created": o.at_ms, "status_code": o.status_code,
+         "latency_ms": o.latency_ms, "response_excerpt": o.excerpt,
+         "error": None if o.error is None else o.error[:MAX_ERROR]}
+        for o in outcomes
+    ])  # fmt: skip
+    updates = []
+    for o in outcomes:
+        status, next_at = _next_state(o, schedule, rand)
+        updates.append({"b_id": o.job.delivery_id, "b_lease": o.job.lease,
+                        "b_status": status.value, "b_attempts": o.job.attempts + 1,
+                        "b_next": next_at, "b_code": o.status_code,
+                        "b_error": None if o.error is None else o.error[:MAX_ERROR]})  # fmt: skip
+    conn.execute(
+        sa.update(d)
+        .where(d.c.id == sa.bindparam("b_id"), d.c.lease == sa.bindparam("b_lease"))
+        .values(status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+                next_attempt_at=sa.bindparam("b_next"), lease=None,
+                last_status_code=sa.bindparam("b_code"), last_error=sa.bindparam("b_error")),
+        updates,
+    )  # fmt: skip
+
+
+async def deliver_due(
+    engine: Engine,
+    now: float | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    schedule: Schedule = DEFAULT_SCHEDULE,
+    limit: int = BATCH_LIMIT,
+    concurrency: int = CONCURRENCY,
+    rand: random.Random | None = None,
+) -> int:
+    """One round: claim what is due at NOW (unix seconds; default the wall clock), POST it
+    with at most CONCURRENCY requests in flight, record the outcomes. Returns how many
+    deliveries were attempted. The signature's timestamp is always the wall clock (receivers
+    check it against theirs)."""
+    now_ms = int((time.time() if now is None else now) * 1000)
+    jobs = await asyncio.to_thread(claim, engine, now_ms, limit)
+    if not jobs:
+        return 0
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(c: httpx.AsyncClient, job: Job) -> Outcome:
+        async with gate:
+            return await post(c, job, now_ms)
+
+    async with contextlib.AsyncExitStack() as stack:
+        c = client if client is not None else await stack.enter_async_context(_client())
+        outcomes = list(await asyncio.gather(*(one(c, j) for j in jobs)))
+    await asyncio.to_thread(_record, engine, outcomes, schedule, rand or random.Random())
+    return len(jobs)
+
+
+def _record(engine: Engine, outcomes: list[Outcome], schedule: Schedule, rand: random.Random
+            ) -> None:  # fmt: skip
+    with unit_of_work(engine) as conn:
+        record(conn, outcomes, schedule, rand)
+
+
+def _client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False, transport=transport,
+                             limits=httpx.Limits(max_connections=CONCURRENCY * 2))  # fmt: skip
+
+
+class Dispatcher:
+    """Runs deliver_due rounds in an asyncio task until stop(): back to back while there is
+    a full batch, else every POLL_INTERVAL_S. A failing round (database down) is logged and
+    retried at the next tick; it never ends the task.
+
+    ENGINE may be a callable that returns the engine (e.g. the API runtime's `rt.engine`),
+    so a database that is down at start-up is picked up when it comes back.
+    """
+
+    def __init__(
+        self,
+        engine: Engine | Callable[[], Engine],
+        *,
+        schedule: Schedule = DEFAULT_SCHEDULE,
+        poll_interval_s: float = 1.0,
+        limit: int = BATCH_LIMIT,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._engine = engine
+        self._schedule = schedule
+        self._poll_interval_s = poll_interval_s
+        self._limit = limit
+        self._clock = clock
+        self._transport = transport
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the task on the running event loop (call from async code, e.g. a lifespan)."""
+        assert self._task is None, "Dispatcher.start() called twice"
+        self._stopping.clear()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Ask the task to finish its round; cancel it after GRACE_S (leases make that safe)."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        task, self._task = self._task, None
+        try:
+            await asyncio.wait_for(task, grace_s)
+        except TimeoutError:
+            log.warning("webhook dispatcher cancelled mid-round; leased deliveries will retry")
+
+    def _current_engine(self) -> Engine:
+        return self._engine if isinstance(self._engine, Engine) else self._engine()
+
+    async def _run(self) -> None:
+        async with _client(self._transport) as client:
+            while not self._stopping.is_set():
+                done = 0
+                try:
+                    engine = await asyncio.to_thread(self._current_engine)
+                    done = await deliver_due(
+                        engine,
+                        self._clock(),
+                        client=client,
+                        schedule=self._schedule,
+                        limit=self._limit,
+                    )
+                except Exception:  # a background loop: log, wait, try again
+                    log.exception("webhook delivery round failed; retrying")
+                if done < self._limit:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
