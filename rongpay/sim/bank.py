@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -48,6 +49,8 @@ STATUS = {
     BankCode.REFERENCE_CONFLICT: 409,
     BankCode.ALREADY_DECIDED: 409,
     BankCode.CAPACITY_EXCEEDED: 503,
+    BankCode.ROUTE_NOT_FOUND: 404,
+    BankCode.METHOD_NOT_ALLOWED: 405,
 }  # every other code is a 400
 
 
@@ -212,6 +215,15 @@ async def _home(request: Request) -> Response:
     return HTMLResponse(bank_page.page("Home", body))
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer in the bank's error shape too."""
+    del request
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(BankSimError(BankCode.METHOD_NOT_ALLOWED, "method not allowed here"))
+    return error_response(BankSimError(BankCode.ROUTE_NOT_FOUND, "no such endpoint at this bank"))
+
+
 async def _health(request: Request) -> Response:
     del request
     return _json({"status": "ok", "bank": bank_page.BANK_NAME, "simulation": True})
@@ -236,6 +248,8 @@ def create_app(config: BankConfig) -> Starlette:
         Route("/pay/{order_id}", bank.show_page, methods=["GET"]),
         Route("/pay/{order_id}", bank.submit_page, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
+    )
     app.state.bank = bank
     return app

@@ -94,7 +94,7 @@ class CallbackSender:
 
     async def _deliver(self, order_id: str) -> None:
         policy = self._policy
-        await asyncio.sleep(policy.delay_s + latency_s(policy.latency_ms, self._rng))
+        await asyncio.sleep(policy.delay_s)
         order = self._book.get(order_id)
         body = callback_body(order)
         for number in range(1, policy.max_attempts + 1):
@@ -107,7 +107,7 @@ class CallbackSender:
             self._book.set_callback_state(order_id, "gave_up")
             return
         if self._rng.random() < policy.duplicate_rate:
-            await asyncio.sleep(policy.retry_base_s + latency_s(policy.latency_ms, self._rng))
+            await asyncio.sleep(policy.retry_base_s)
             await self._attempt(order, body, policy.max_attempts + 1, duplicate=True)
 
     async def _attempt(self, order: Order, body: bytes, number: int, *, duplicate: bool) -> bool:
@@ -121,6 +121,7 @@ class CallbackSender:
         }
         status_code: int | None = None
         error: str | None = None
+        await asyncio.sleep(latency_s(self._policy.latency_ms, self._rng))
         try:
             response = await self._client.post(
                 order.request.callback_url, content=body, headers=headers
@@ -128,7 +129,7 @@ class CallbackSender:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"the gateway answered {status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: the gateway could not be reached"
         attempt = CallbackAttempt(number, now_rfc3339(), status_code, error, duplicate)
         self._book.record_attempt(order.id, attempt)

@@ -59,6 +59,8 @@ class BankCode(StrEnum):
     REFERENCE_CONFLICT = "reference_conflict"
     ALREADY_DECIDED = "already_decided"
     CAPACITY_EXCEEDED = "capacity_exceeded"
+    ROUTE_NOT_FOUND = "route_not_found"  # no such endpoint
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 class BankSimError(Exception):
@@ -132,16 +134,13 @@ def _text(data: dict[str, Any], name: str, max_chars: int, *, required: bool = T
 def _url(data: dict[str, Any], name: str) -> str:
     value = _text(data, name, MAX_URL_CHARS)
     parts = urlsplit(value)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in value)
-    ):
-        raise BankSimError(
-            BankCode.INVALID_URL,
-            f"{name} must be an absolute http(s) URL, e.g. https://shop/x",
-            name,
-        )
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number or out of range
+        valid = False
+    if not valid or any(c.isspace() for c in value):
+        message = f"{name} must be an absolute http(s) URL, e.g. https://shop.example/return"
+        raise BankSimError(BankCode.INVALID_URL, message, name)
     return value
 
 

@@ -175,6 +175,7 @@ def test_bad_auth_is_401_without_echoing_the_secret(bank: httpx.Client) -> None:
         (orjson.dumps(order_body(description="x" * 300)), "invalid_field", "description"),
         (orjson.dumps(order_body(return_url="ftp://shop/x")), "invalid_url", "return_url"),
         (orjson.dumps(order_body(callback_url="not a url")), "invalid_url", "callback_url"),
+        (orjson.dumps(order_body(callback_url="http://h:99999/")), "invalid_url", "callback_url"),
         (b" " * 20_000, "invalid_json", None),
     ],
 )  # fmt: skip
@@ -206,6 +207,13 @@ def test_page_shows_the_amount_in_the_currency_exponent(
     assert 'value="approve"' in html and 'value="decline"' in html
     for code in ("insufficient_funds", "account_closed", "declined_by_customer"):
         assert f'<option value="{code}">' in html
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape(bank: httpx.Client) -> None:
+    r = bank.get("/nowhere")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "route_not_found")
+    r = bank.delete("/orders")
+    assert (r.status_code, r.json()["error"]["code"]) == (405, "method_not_allowed")
 
 
 def test_unknown_order_page_is_404(bank: httpx.Client) -> None:
