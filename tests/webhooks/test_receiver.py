@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from rongpay import webhooks
+from rongpay.security.signing import sign
+
+BODY = b'{"id":"evt_1","object":"event","type":"charge.refunded","data":{"object":{}}}'
+
+
+def test_verify_returns_the_event_and_accepts_either_secret_during_rotation() -> None:
+    header = sign(["whsec_new", "whsec_old"], BODY, timestamp=1_000)
+    assert webhooks.verify(BODY, header, "whsec_old", now=1_100)["id"] == "evt_1"
+    assert webhooks.verify(BODY, header, ["whsec_x", "whsec_new"], now=1_100)["type"] == (
+        "charge.refunded"
+    )
+
+
+def test_tolerance_is_five_minutes_by_default_and_adjustable() -> None:
+    header = sign(["s"], BODY, timestamp=1_000)
+    webhooks.verify(BODY, header, "s", now=1_300)
+    with pytest.raises(webhooks.SignatureError, match="tolerance"):
+        webhooks.verify(BODY, header, "s", now=1_301)
+    webhooks.verify(BODY, header, "s", tolerance_s=600, now=1_600)
+
+
+@pytest.mark.parametrize(
+    ("body", "header_body", "error"),
+    [
+        (BODY + b" ", BODY, webhooks.SignatureError),  # changed in transit
+        (b"not json", b"not json", webhooks.InvalidPayload),
+        (b'{"id": "x"}', b'{"id": "x"}', webhooks.InvalidPayload),
+    ],
+)
+def test_refusals(body: bytes, header_body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        webhooks.verify(body, sign(["s"], header_body, timestamp=1_000), "s", now=1_000)
+    assert issubclass(error, ValueError)
+
+
+def test_no_header_and_no_secret() -> None:
+    with pytest.raises(webhooks.SignatureError, match="no signature header"):
+        webhooks.verify(BODY, None, "s")
+    with pytest.raises(TypeError):
+        webhooks.verify(BODY, "t=1,v1=ab", [])
