@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import orjson
 from starlette.applications import Starlette
@@ -81,8 +81,9 @@ def _base_url(request: Request) -> str:
 def with_order(url: str, order_id: str) -> str:
     """RETURN_URL with `order=<id>` added to its query."""
     parts = urlsplit(url)
-    query = [*parse_qsl(parts.query, keep_blank_values=True), ("order", order_id)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    added = urlencode({"order": order_id})  # the merchant's own query is kept byte for byte
+    query = f"{parts.query}&{added}" if parts.query else added
+    return urlunsplit(parts._replace(query=query))
 
 
 async def read_body(request: Request) -> bytes:

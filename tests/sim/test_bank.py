@@ -349,6 +349,8 @@ def test_helpers() -> None:
     assert (
         with_order("https://s.example/r?a=1&b=", "bo_1") == "https://s.example/r?a=1&b=&order=bo_1"
     )
+    kept = with_order("https://s.example/r?q=a%20b#top", "bo_1")
+    assert kept == "https://s.example/r?q=a%20b&order=bo_1#top"
     policy = DeliveryPolicy(retry_base_s=1.0, retry_max_s=60.0)
     assert [policy.backoff_s(n) for n in (1, 2, 3, 7, 8)] == [1.0, 2.0, 4.0, 60.0, 60.0]
     assert SECRET not in repr(BankConfig(secret=SECRET))

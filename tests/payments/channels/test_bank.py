@@ -242,11 +242,11 @@ def test_failures_map_to_codes(replies: list[Any], code: str, calls: int) -> Non
 
 
 def test_a_late_bank_answer_then_the_retry_finds_the_same_order() -> None:
-    # Every new order is answered 1 s late, past the 0.3 s timeout; the order exists anyway, so
+    # Every new order is answered 1.5 s late, past the 0.5 s timeout; the order exists anyway, so
     # the one retry with the same reference gets it. max_orders=1: a second order would be 503.
-    config = BankConfig(secret=SECRET, latency_ms=0, timeout_rate=1.0, stall_s=1.0, max_orders=1)
+    config = BankConfig(secret=SECRET, latency_ms=0, timeout_rate=1.0, stall_s=1.5, max_orders=1)
     with serve_in_thread(config) as base:
-        got = run(lambda ch: ch.create_order(**order()), base, timeout_s=0.3)
+        got = run(lambda ch: ch.create_order(**order()), base, timeout_s=0.5)
         assert got.status == "pending"
         assert run(lambda ch: ch.get_order(got.id), base) == got
 
