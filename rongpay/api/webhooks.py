@@ -22,6 +22,7 @@ from rongpay.api.deps import EngineDep, json_body, read_body
 from rongpay.api.errors import ApiError
 from rongpay.api.listing import PageDep, cursor_errors, list_response
 from rongpay.api.render import json_response
+from rongpay.payments.types import Caller
 from rongpay.webhooks import endpoints, events
 from rongpay.webhooks.errors import ErrorCode, NotFound, WebhookError
 from rongpay.webhooks.parse import parse_create, parse_rotation, parse_update
@@ -159,8 +160,8 @@ def _errors() -> Iterator[None]:
             raise ApiError(400, exc.code.value, exc.message, param=exc.param) from None
 
 
-def _owner(caller: Any) -> Owner:
-    return Owner(caller.merchant_id, bool(caller.livemode))
+def _owner(caller: Caller) -> Owner:
+    return Owner(caller.merchant_id, caller.livemode)
 
 
 def render_endpoint(e: Endpoint, *, show_secret: bool = False) -> dict[str, Any]:

@@ -48,6 +48,7 @@ EXCERPT_BYTES = 256  # of the response body kept in the attempts log
 MAX_ERROR = 256
 USER_AGENT = "rongpay-webhooks/1"
 SIGNATURE_HEADER = "Rongpay-Signature"
+MAX_IDLE_S = 30.0  # longest pause between rounds while the database is failing
 assert math.ceil(BATCH_LIMIT / CONCURRENCY) * TIMEOUT_S * 1000 < LEASE_MS / 2
 
 
@@ -126,6 +127,9 @@ def claim(engine: Engine, now_ms: int, limit: int = BATCH_LIMIT) -> list[Job]:
     query = _due_query(now_ms, limit)
     if not is_sqlite(engine):  # SQLite's BEGIN IMMEDIATE already serialises claimers
         query = query.with_for_update(of=d, skip_locked=True)
+    with unit_of_work(engine, write=False) as conn:  # most polls find nothing: no write lock
+        if conn.execute(_due_query(now_ms, 1)).first() is None:
+            return []
     with unit_of_work(engine) as conn:
         rows = [r._mapping for r in conn.execute(query)]
         if not rows:
@@ -308,8 +312,9 @@ class Dispatcher:
 
     async def _run(self) -> None:
         async with _client(self._transport) as client:
+            failures = 0
             while not self._stopping.is_set():
-                done = 0
+                done, wait_s = 0, self._poll_interval_s
                 try:
                     engine = await asyncio.to_thread(self._current_engine)
                     done = await deliver_due(
@@ -319,8 +324,12 @@ class Dispatcher:
                         schedule=self._schedule,
                         limit=self._limit,
                     )
-                except Exception:  # a background loop: log, wait, try again
-                    log.exception("webhook delivery round failed; retrying")
+                    failures = 0
+                except Exception as exc:  # a background loop: log, back off, try again
+                    failures += 1
+                    wait_s = min(self._poll_interval_s * 2**failures, MAX_IDLE_S)
+                    log.warning("webhook delivery round failed (%s); next try in %.0f s",
+                                type(exc).__name__, wait_s, exc_info=failures == 1)  # fmt: skip
                 if done < self._limit:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), self._poll_interval_s)
+                        await asyncio.wait_for(self._stopping.wait(), wait_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 
 import httpx
@@ -206,3 +207,50 @@ def test_dispatcher_task_delivers_and_stops(engine: Engine, receiver: Receiver) 
             break
         time.sleep(0.05)
     assert status == "delivered"
+
+
+def test_dispatcher_survives_a_database_that_is_down_at_first(
+    engine: Engine, receiver: Receiver
+) -> None:
+    make_endpoint(engine, receiver.url)
+    _emit(engine)
+    calls: list[int] = []
+
+    def flaky_engine() -> Engine:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database down")
+        return engine
+
+    async def run() -> None:
+        dispatcher = Dispatcher(flaky_engine, poll_interval_s=0.01)
+        dispatcher.start()
+        try:
+            assert await asyncio.to_thread(receiver.got_one.wait, 30)
+        finally:
+            await dispatcher.stop()
+
+    asyncio.run(run())
+    assert len(calls) >= 2 and len(receiver.requests) == 1
+
+
+def test_racing_claimers_never_share_a_delivery(engine: Engine) -> None:
+    for _ in range(4):
+        make_endpoint(engine, "https://example.com/h")
+    t0 = int(time.time())
+    for _ in range(10):
+        _emit(engine, created=t0)  # 40 deliveries
+    barrier = threading.Barrier(4)
+    claimed: list[list[str]] = []
+
+    def claimer() -> None:
+        barrier.wait()
+        claimed.append([j.delivery_id for j in claim(engine, t0 * 1000, limit=15)])
+
+    threads = [threading.Thread(target=claimer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [d for batch in claimed for d in batch]
+    assert len(every) == len(set(every)) == 40
