@@ -23,7 +23,10 @@ def _by_number() -> dict[str, Currency]:
 
 
 def by_number(number: str) -> Currency | None:
-    """The currency whose ISO 4217 numeric code is NUMBER ("156" -> CNY), if known."""
+    """The currency whose ISO 4217 numeric code is NUMBER ("156" -> CNY), if known.
+
+    Two entries can share a number while one replaces the other (ANG and XCG, 532); the
+    later one in the table, the successor, is the answer. Exponents agree in such pairs."""
     return _by_number().get(number)
 
 
