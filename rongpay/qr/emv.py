@@ -86,6 +86,11 @@ def decode(payload: str, *, strict: bool = False) -> Decoded:
 def encode(source: Decoded | Iterable[DataObject]) -> str:
     """The payload for these data objects (any CRC among them is recomputed, and last)."""
     objects = source.objects if isinstance(source, Decoded) else tuple(source)
+    for o in objects:
+        if not tlv.is_id(o.tag) or not 1 <= len(o.value) <= tlv.MAX_VALUE:
+            raise QrError(QrErrorCode.INVALID_VALUE,
+                          f"tag {o.tag!r}: ids are 2 digits, values 1-99 characters; this one "
+                          f"has {len(o.value)}", tag=o.tag)  # fmt: skip
     body = tlv.join(o for o in objects if o.tag != tags.CRC) + CRC_PREFIX
     payload = body + checksum(body)
     if len(payload) > MAX_PAYLOAD:

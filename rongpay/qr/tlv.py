@@ -56,6 +56,11 @@ def _digits(text: str) -> bool:
     return len(text) == 2 and text.isascii() and text.isdigit()
 
 
+def is_id(tag: object) -> bool:
+    """Whether TAG is a data object id: two ASCII digits."""
+    return isinstance(tag, str) and _digits(tag)
+
+
 def parse(text: str, offset: int = 0) -> list[Parsed]:
     """Split TEXT into data objects; OFFSET is where TEXT starts in the payload (for errors).
 

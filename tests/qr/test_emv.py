@@ -186,3 +186,7 @@ def test_encode_recomputes_the_crc_and_refuses_oversized_payloads() -> None:
     with pytest.raises(QrError) as info:
         emv.encode(big)
     assert info.value.code == QrErrorCode.TOO_LONG
+    for bad in (DataObject("80", "x" * 100), DataObject("80", ""), DataObject("8", "x")):
+        with pytest.raises(QrError) as info:
+            emv.encode([*d.objects[:-1], bad])
+        assert info.value.code == QrErrorCode.INVALID_VALUE
