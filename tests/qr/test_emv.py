@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rongpay.qr import emv
 from rongpay.qr.crc import checksum
 from rongpay.qr.errors import QrError, QrErrorCode
-from rongpay.qr.tlv import DataObject
+from rongpay.qr.tlv import DataObject, template
 
 from .qrhelp import BASE, EMVCO_EXAMPLE, PROMPTPAY, with_crc
 
@@ -190,3 +193,42 @@ def test_encode_recomputes_the_crc_and_refuses_oversized_payloads() -> None:
         with pytest.raises(QrError) as info:
             emv.encode([*d.objects[:-1], bad])
         assert info.value.code == QrErrorCode.INVALID_VALUE
+
+
+# --- property: any well-formed payload re-encodes to itself -----------------------------------
+
+_printable = st.characters(exclude_categories=("Cc", "Cs"))
+_value = st.text(_printable, min_size=1, max_size=20)
+
+
+@st.composite
+def _template(draw: st.DrawFn, tag: str) -> DataObject:
+    subs = draw(st.lists(st.sampled_from([f"{n:02d}" for n in range(1, 100)]), max_size=3,
+                         unique=True))  # fmt: skip
+    return template(tag, [DataObject("00", draw(_value))] + [
+        DataObject(s, draw(_value)) for s in sorted(subs)
+    ])  # fmt: skip
+
+
+@st.composite
+def _extras(draw: st.DrawFn) -> list[DataObject]:
+    ids = draw(st.lists(st.integers(65, 99), max_size=4, unique=True))
+    out = []
+    for n in sorted(ids):
+        tag = f"{n:02d}"
+        out.append(draw(_template(tag)) if n >= 80 else DataObject(tag, draw(_value)))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(extras=_extras(), opaque=_value, order=st.randoms(use_true_random=False))
+def test_well_formed_payloads_reencode_to_themselves(
+    extras: list[DataObject], opaque: str, order: Any
+) -> None:
+    objects = [DataObject("62", f"50{len(opaque):02d}{opaque}"), *extras]
+    order.shuffle(objects)
+    payload = with_crc(BASE + "".join(o.encode() for o in objects))
+    d = emv.decode(payload)
+    assert emv.encode(d) == payload
+    for o in extras:
+        assert d.get(o.tag) == o
