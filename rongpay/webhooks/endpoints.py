@@ -20,7 +20,7 @@ from rongpay.store.paging import Page, fetch_page
 from rongpay.store.uow import unit_of_work
 from rongpay.webhooks import store
 from rongpay.webhooks.errors import ErrorCode, NotFound, WebhookError
-from rongpay.webhooks.parse import EndpointPatch, EndpointSpec
+from rongpay.webhooks.parse import EndpointPatch, EndpointSpec, check_cursors, plausible_id
 from rongpay.webhooks.types import DeliveryStatus, Endpoint, EndpointStatus, Owner
 
 MAX_ENDPOINTS = 16  # per merchant and mode, as Stripe allows
@@ -52,6 +52,8 @@ def _owned(owner: Owner) -> list[sa.ColumnElement[bool]]:
 def load(
     conn: Connection, owner: Owner, endpoint_id: str, *, lock: bool = False, param: str = "id"
 ) -> Endpoint:
+    if not plausible_id(endpoint_id, "we_"):
+        raise NotFound("webhook endpoint", endpoint_id, param)
     query = sa.select(store.endpoints).where(store.endpoints.c.id == endpoint_id, *_owned(owner))
     if lock:
         query = query.with_for_update()
@@ -91,7 +93,9 @@ def get_endpoint(engine: Engine, owner: Owner, endpoint_id: str) -> Endpoint:
 
 def list_endpoints(engine: Engine, owner: Owner, page: Page) -> tuple[list[Endpoint], bool]:
     with unit_of_work(engine, write=False) as conn:
-        rows, has_more = fetch_page(conn, store.endpoints, _owned(owner), page)
+        rows, has_more = fetch_page(
+            conn, store.endpoints, _owned(owner), check_cursors(page, "we_")
+        )
     return [endpoint_from(r._mapping) for r in rows], has_more
 
 

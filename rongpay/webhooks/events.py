@@ -14,6 +14,7 @@ from rongpay.store.paging import Page, fetch_page
 from rongpay.store.uow import unit_of_work
 from rongpay.webhooks import endpoints, store
 from rongpay.webhooks.errors import ErrorCode, NotFound, WebhookError
+from rongpay.webhooks.parse import check_cursors, plausible_id
 from rongpay.webhooks.types import (
     EVENT_TYPES,
     Attempt,
@@ -48,6 +49,8 @@ def _owned(owner: Owner) -> list[sa.ColumnElement[bool]]:
 
 
 def _load(conn: Connection, owner: Owner, event_id: str, param: str = "id") -> Event:
+    if not plausible_id(event_id, "evt_"):
+        raise NotFound("event", event_id, param)
     row = conn.execute(
         sa.select(store.events).where(store.events.c.id == event_id, *_owned(owner))
     ).first()
@@ -82,7 +85,7 @@ def list_events(
 ) -> tuple[list[Event], bool]:
     where = _owned(owner) + parse_type_filter(type_filter)
     with unit_of_work(engine, write=False) as conn:
-        rows, has_more = fetch_page(conn, store.events, where, page)
+        rows, has_more = fetch_page(conn, store.events, where, check_cursors(page, "evt_"))
     return [event_from(r._mapping) for r in rows], has_more
 
 
@@ -93,7 +96,9 @@ def list_deliveries(
     d, a = store.deliveries, store.attempts
     with unit_of_work(engine, write=False) as conn:
         _load(conn, owner, event_id)
-        rows, has_more = fetch_page(conn, d, [d.c.event_id == event_id], page)
+        rows, has_more = fetch_page(
+            conn, d, [d.c.event_id == event_id], check_cursors(page, "whd_")
+        )
         ids = [r._mapping["id"] for r in rows]
         logs: dict[str, list[Attempt]] = {i: [] for i in ids}
         query = sa.select(a).where(a.c.delivery_id.in_(ids)).order_by(a.c.seq)

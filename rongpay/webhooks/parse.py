@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from rongpay.store.paging import CursorMissing, Page
 from rongpay.webhooks.errors import ErrorCode, WebhookError
 from rongpay.webhooks.types import EVENT_TYPES, WILDCARD
 
@@ -156,11 +157,24 @@ def parse_enabled_events(raw: Any) -> list[str]:
 def parse_description(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
-    if not isinstance(raw, str) or len(raw) > MAX_DESCRIPTION:
+    if (
+        not isinstance(raw, str)
+        or len(raw) > MAX_DESCRIPTION
+        or any(ord(c) < 32 and c not in "\t\n\r" for c in raw)
+    ):
         raise WebhookError(ErrorCode.PARAMETER_INVALID,
                            f"`description` must be a string of at most {MAX_DESCRIPTION} "
-                           "characters.", param="description")  # fmt: skip
+                           "characters, without control characters.",
+                           param="description")  # fmt: skip
     return raw
+
+
+def plausible_id(raw: str, prefix: str) -> bool:
+    """Could RAW be an id we issued? Others (too long, NUL bytes, ...) are never looked up."""
+    return (
+        raw.startswith(prefix) and len(raw) <= 64 and raw[len(prefix):].isascii()
+        and raw[len(prefix):].isalnum()
+    )  # fmt: skip
 
 
 def parse_rotation(body: Any) -> int:
@@ -174,3 +188,13 @@ def parse_rotation(body: Any) -> int:
                            f"`expire_previous_in_s` must be an integer from 0 to {MAX_ROTATION_S}.",
                            param="expire_previous_in_s")  # fmt: skip
     return raw
+
+
+def check_cursors(page: Page, prefix: str) -> Page:
+    """A cursor that cannot be one of our ids names no object (and never reaches SQL:
+    PostgreSQL refuses NUL bytes in text with an error)."""
+    for param, value in (("starting_after", page.starting_after),
+                         ("ending_before", page.ending_before)):  # fmt: skip
+        if value is not None and not plausible_id(value, prefix):
+            raise CursorMissing(param, value)
+    return page

@@ -211,3 +211,21 @@ def test_openapi_documents_the_webhook_operations(client: TestClient) -> None:
         assert code in op["responses"]["400"]["description"], (path, method)
         assert {"401", "503"} <= set(op["responses"]) and op.get("security"), (path, method)
         assert method == "get" or "requestBody" in op, (path, method)
+
+
+def test_hostile_ids_and_text_are_refused_not_crashing(client: TestClient) -> None:
+    made = _create(client)
+    for path in ["/v1/webhook_endpoints/we_%00", "/v1/events/evt_%00", "/v1/events/" + "x" * 300,
+                 "/v1/events/evt_%C3%A9/deliveries"]:  # fmt: skip
+        assert_error(client.get(path), 404, "resource_missing", "id")
+    r = client.post(f"/v1/webhook_endpoints/{made['id']}", json={"description": "a\x00b"})
+    assert_error(r, 400, "parameter_invalid", "description")
+    r = client.post("/v1/events/evt_1/resend", json={"endpoint": "we_\x00"})
+    assert_error(r, 404, "resource_missing", "id")
+
+
+@pytest.mark.parametrize("path", ["/v1/webhook_endpoints", "/v1/events"])
+def test_hostile_cursors_are_missing_objects(client: TestClient, path: str) -> None:
+    for param in ("starting_after", "ending_before"):
+        r = client.get(path, params={param: "we_\x00"})
+        assert_error(r, 400, "resource_missing", param)

@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
 import pytest
 
 from rongpay import webhooks
@@ -43,3 +49,30 @@ def test_no_header_and_no_secret() -> None:
         webhooks.verify(BODY, None, "s")
     with pytest.raises(TypeError):
         webhooks.verify(BODY, "t=1,v1=ab", [])
+
+
+def _doc_verify(body: bytes, header: str, secrets: list[str], tolerance_s: int = 300) -> Any:
+    """The plain-code receiver of docs/reference/webhooks.md, verbatim."""
+    t, sigs = None, []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t" and value.isdigit():
+            t = int(value)
+        elif key == "v1":
+            sigs.append(value)
+    if t is None or not sigs or abs(time.time() - t) > tolerance_s:
+        raise ValueError("bad or stale signature header")
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, s) for s in sigs):
+            return json.loads(body)
+    raise ValueError("no signature matches")
+
+
+def test_the_documented_plain_code_agrees_with_the_sender() -> None:
+    header = sign(["whsec_new", "whsec_old"], BODY)
+    assert _doc_verify(BODY, header, ["whsec_old"])["id"] == "evt_1"
+    with pytest.raises(ValueError, match="no signature"):
+        _doc_verify(BODY, header, ["whsec_other"])
+    with pytest.raises(ValueError, match="stale"):
+        _doc_verify(BODY, sign(["whsec_new"], BODY, timestamp=int(time.time()) - 301), ["x"])
