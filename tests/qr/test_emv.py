@@ -232,3 +232,27 @@ def test_well_formed_payloads_reencode_to_themselves(
     assert emv.encode(d) == payload
     for o in extras:
         assert d.get(o.tag) == o
+
+
+@st.composite
+def _garbled(draw: st.DrawFn) -> str:
+    """A valid payload with a few characters inserted, deleted or replaced, CRC fixed up or
+    not: reaches the structure checks behind the CRC."""
+    text = draw(st.sampled_from([EMVCO_EXAMPLE, PROMPTPAY, with_crc(BASE)]))[:-8]
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(text)))
+        piece = draw(st.text(st.sampled_from("0123456789AZ.é\n"), max_size=3))
+        cut = draw(st.integers(0, 3))
+        text = text[:i] + piece + text[i + cut :]
+    return with_crc(text) if draw(st.booleans()) else text + "6304ABCD"
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.text(max_size=600) | _garbled())
+def test_any_text_decodes_or_raises_a_qr_error(payload: str) -> None:
+    try:
+        d = emv.decode(payload)
+    except QrError as exc:
+        assert exc.code in set(QrErrorCode) and exc.message
+    else:
+        assert emv.encode(d) == payload
