@@ -15,8 +15,8 @@ from .qrhelp import EMVCO_EXAMPLE, PROMPTPAY
 def test_error_correction_is_m_and_non_ascii_goes_out_as_utf8() -> None:
     code = image._code(EMVCO_EXAMPLE)
     assert code.error == "M" and not code.is_micro
-    latin1 = segno.make_qr(EMVCO_EXAMPLE, error="m", encoding="utf-8", boost_error=False)
-    assert code.matrix == latin1.matrix
+    utf8 = segno.make_qr(EMVCO_EXAMPLE, error="m", encoding="utf-8", boost_error=False)
+    assert code.matrix == utf8.matrix
 
 
 def test_png_is_a_png_of_the_symbol_size() -> None:
