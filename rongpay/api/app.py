@@ -20,10 +20,21 @@ from starlette.datastructures import Secret
 from starlette.responses import Response
 
 from rongpay import __version__
-from rongpay.api import errors, ledger, render, schemas
+from rongpay.api import (
+    errors,
+    ledger,
+    payment_schemas,
+    payments,
+    qr,
+    render,
+    runtime_payments,
+    schemas,
+    webhooks,
+)
 from rongpay.api.deps import Runtime, runtime
 from rongpay.store import engine as store_engine
 from rongpay.web import routes as web_routes
+from rongpay.webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("rongpay.api")
 
@@ -52,12 +63,16 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     rt = Runtime(url, Secret(key))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             rt.engine()  # migrate on start; a database that is down now is retried later
         except errors.ApiError:
             log.warning("database unavailable at start-up; will retry on each request")
+        dispatcher = Dispatcher(rt.engine)  # webhooks: delivers the outbox in the background
+        dispatcher.start()
         yield
+        await dispatcher.stop()
+        await runtime_payments.close(app.state)
         rt.dispose()
 
     app = FastAPI(
@@ -76,6 +91,9 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
         response_model=schemas.Health, responses=schemas.errors(503),
     )  # fmt: skip
     app.include_router(ledger.router)
+    app.include_router(payments.router)
+    app.include_router(webhooks.router)
+    app.include_router(qr.router)
     app.include_router(web_routes.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -98,7 +116,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     spec = get_openapi(title=app.title, version=app.version, description=app.description,
                        routes=app.routes)  # fmt: skip
     components = spec.setdefault("components", {}).setdefault("schemas", {})
-    for model in schemas.REQUEST_MODELS:
+    for model in (*schemas.REQUEST_MODELS, *payment_schemas.REQUEST_MODELS):
         js = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(js.pop("$defs", {}))
         components[model.__name__] = js

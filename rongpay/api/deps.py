@@ -103,9 +103,20 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def optional_json_body(request: Request) -> Any:
+    """The JSON body, or None when the request has none (POST /cancel with no parameters)."""
+    body = await read_body(request)
+    if not body.strip():
+        return None
+    return _parse_json(body)
+
+
 async def json_body(request: Request) -> Any:
     """The request body as JSON, whatever the Content-Type (curl -d sends a form type)."""
-    body = await read_body(request)
+    return _parse_json(await read_body(request))
+
+
+def _parse_json(body: bytes) -> Any:
     if not _LONG_NUMBER.search(body):
         try:
             return orjson.loads(body)

@@ -18,6 +18,7 @@ ID_DOC = "a positive integer or a token of 1-64 characters [A-Za-z0-9_.:-]"
 
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. decline_code, payment_intent
     type: str = Field(description="invalid_request_error, authentication_error or api_error")
     code: str = Field(description="stable machine-readable code (see docs/reference/http-api.md)")
     message: str = Field(description="what went wrong, for a person")
@@ -153,7 +154,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "invalid_json, parameter_invalid, "
           "batch_too_large, history_not_enabled"},
     401: {"model": ErrorResponse, "description": "authentication_required, invalid_api_key"},
+    402: {"model": ErrorResponse, "description": "card_declined (with decline_code), "
+          "payment_declined"},
     404: {"model": ErrorResponse, "description": "resource_missing"},
+    409: {"model": ErrorResponse, "description": "idempotency_key_in_use"},
     413: {"model": ErrorResponse, "description": "payload_too_large"},
     500: {"model": ErrorResponse, "description": "internal_error (a bug; logged)"},
     503: {"model": ErrorResponse, "description": "service_unavailable (database down)"},

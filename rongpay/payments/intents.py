@@ -45,6 +45,7 @@ class Intent:
     amount_received: int = 0
     amount_refunded: int = 0
     fee: int | None = None
+    fee_quote: dict[str, int] | None = None
     payment_method: dict[str, Any] | None = None
     customer_id: str | None = None
     description: str | None = None
@@ -54,6 +55,7 @@ class Intent:
     latest_charge: str | None = None
     cancellation_reason: str | None = None
     risk: dict[str, Any] | None = None
+    challenge: dict[str, Any] | None = None
     attempts: int = 0
     created: int = 0
     updated: int = 0
@@ -64,7 +66,15 @@ class Intent:
         return self.payment_method["type"] if self.payment_method else None
 
 
-_JSON = ("payment_method", "metadata", "last_payment_error", "next_action", "risk")
+_JSON = (
+    "fee_quote",
+    "payment_method",
+    "metadata",
+    "last_payment_error",
+    "next_action",
+    "risk",
+    "challenge",
+)
 
 
 def from_row(row: Any) -> Intent:
@@ -148,7 +158,7 @@ def capture_transfers(intent: Intent, amount: int, fee: int) -> list[Transfer]:
     """Post the authorisation (AMOUNT of it; the rest is released) and book the fee, linked."""
     auth_id = f"{intent.id}:{intent.attempts}:auth"
     _, merchant, fees = (a.id for a in involved_accounts(intent))
-    post = Transfer(f"{intent.id}:post", None, None, amount, None, accounts.CAPTURE,
+    post = Transfer(f"{intent.id}:post", None, None, amount, None, None,
                     T_POST | (T_LINKED if fee else 0), auth_id, 0, intent.id)  # fmt: skip
     if not fee:
         return [post]
@@ -158,5 +168,5 @@ def capture_transfers(intent: Intent, amount: int, fee: int) -> list[Transfer]:
 
 def void_transfer(intent: Intent) -> Transfer:
     auth_id = f"{intent.id}:{intent.attempts}:auth"
-    return Transfer(f"{intent.id}:void", None, None, 0, None, accounts.AUTHORIZE, T_VOID, auth_id,
+    return Transfer(f"{intent.id}:void", None, None, 0, None, None, T_VOID, auth_id,
                     0, intent.id)  # fmt: skip

@@ -19,12 +19,12 @@ from rongpay.payments.types import Merchant, new_id
 from rongpay.store.uow import unit_of_work
 
 _MCC = re.compile(r"^\d{4}$")
-FIELDS = frozenset({"name", "country", "default_currency", "mcc", "fee_schedule"})
+FIELDS = frozenset({"name", "country", "city", "default_currency", "mcc", "fee_schedule"})
 
 
 def _merchant(row: Any) -> Merchant:
     return Merchant(
-        row.id, row.name, row.country, row.default_currency, row.mcc,
+        row.id, row.name, row.country, row.default_currency, row.mcc, row.city,
         orjson.loads(row.fee_schedule), row.status, row.created,
     )  # fmt: skip
 
@@ -38,10 +38,11 @@ def create(engine: Engine, raw: object) -> tuple[Merchant, dict[str, str]]:
     mcc = body.get("mcc", "5999")
     if not isinstance(mcc, str) or not _MCC.match(mcc):
         raise invalid("parameter_invalid", "`mcc` must be a 4-digit merchant category code.", "mcc")
+    city = parse.text(body.get("city"), "city", limit=15) or "Online"
     schedule = fees.parse_schedule(body.get("fee_schedule"))
     now = int(time.time())
     merchant = Merchant(
-        new_id("acct", 16), name or "", country, currency, mcc, schedule, "active", now
+        new_id("acct", 16), name or "", country, currency, mcc, city, schedule, "active", now
     )
     opened = [accounts.merchant(live, merchant.id, currency) for live in (False, True)]
     ledger.create_accounts(engine, [_account_raw(a) for a in opened])
@@ -49,7 +50,8 @@ def create(engine: Engine, raw: object) -> tuple[Merchant, dict[str, str]]:
         conn.execute(
             store.merchants.insert().values(
                 id=merchant.id, name=name, country=country, default_currency=currency, mcc=mcc,
-                fee_schedule=orjson.dumps(schedule).decode(), status="active", created=now,
+                city=city, fee_schedule=orjson.dumps(schedule).decode(), status="active",
+                created=now,
             )
         )  # fmt: skip
         issued = {
@@ -63,7 +65,7 @@ def create(engine: Engine, raw: object) -> tuple[Merchant, dict[str, str]]:
 
 def _account_raw(a: Any) -> dict[str, Any]:
     flags = ["debits_must_not_exceed_credits"] if a.flags else []
-    return {"id": a.id, "ledger": a.ledger, "code": a.code, "flags": flags}
+    return {"id": a.id, "ledger": a.ledger, "code": a.code, "flags": flags, "owner": a.owner}
 
 
 def issue_key(engine: Engine, merchant_id: str, raw: object) -> dict[str, Any]:
@@ -122,6 +124,6 @@ def list_all(engine: Engine, limit: int = 100) -> list[Merchant]:
 def render(m: Merchant) -> dict[str, Any]:
     return {
         "id": m.id, "object": "merchant", "name": m.name, "country": m.country,
-        "default_currency": m.default_currency.lower(), "mcc": m.mcc,
+        "default_currency": m.default_currency.lower(), "mcc": m.mcc, "city": m.city,
         "fee_schedule": m.fee_schedule, "status": m.status, "created": m.created,
     }  # fmt: skip

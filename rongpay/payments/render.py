@@ -23,6 +23,7 @@ def intent(i: Intent) -> dict[str, Any]:
         "customer": i.customer_id,
         "description": i.description,
         "fee": i.fee,
+        "fee_quote": i.fee_quote,
         "last_payment_error": i.last_payment_error,
         "latest_charge": i.latest_charge,
         "livemode": i.livemode,

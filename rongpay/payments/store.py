@@ -30,6 +30,7 @@ merchants = sa.Table(
     sa.Column("country", sa.String(2), nullable=False),
     sa.Column("default_currency", sa.String(3), nullable=False),
     sa.Column("mcc", sa.String(4), nullable=False),
+    sa.Column("city", sa.String(60), nullable=False),
     sa.Column("fee_schedule", sa.Text, nullable=False),  # JSON, see fees.py
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
@@ -99,6 +100,7 @@ intents = sa.Table(
     sa.Column("amount_received", sa.BigInteger, nullable=False),
     sa.Column("amount_refunded", sa.BigInteger, nullable=False),
     sa.Column("fee", sa.BigInteger),
+    sa.Column("fee_quote", sa.Text),  # JSON: the fee per payment method, before confirmation
     sa.Column("payment_method", sa.Text),  # JSON: type and its non-secret details
     sa.Column("customer_id", sa.String(40)),
     sa.Column("description", sa.String(1000)),
@@ -108,6 +110,7 @@ intents = sa.Table(
     sa.Column("latest_charge", sa.String(40)),
     sa.Column("cancellation_reason", sa.String(40)),
     sa.Column("risk", sa.Text),  # JSON: score, decision, reasons of the last attempt
+    sa.Column("challenge", sa.Text),  # JSON, never rendered: one-time code hash, expiry, tries
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("updated", sa.BigInteger, nullable=False),
@@ -134,6 +137,7 @@ charges = sa.Table(
     sa.Column("payment_method", sa.Text, nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),  # JSON: network status, decline, risk
     sa.Column("network", sa.Text),  # JSON: card rrn/stan/auth code, bank order id
+    sa.Column("network_ref", sa.String(64), index=True),  # card RRN or bank order: lookups
     sa.Column("failure_code", sa.String(40)),
     sa.Column("created", sa.BigInteger, nullable=False),
 )

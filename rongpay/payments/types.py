@@ -68,6 +68,7 @@ class Merchant:
     country: str
     default_currency: str
     mcc: str
+    city: str
     fee_schedule: dict[str, Any]
     status: str
     created: int

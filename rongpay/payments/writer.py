@@ -19,6 +19,7 @@ import asyncio
 import os
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ from rongpay.ledger import service as ledger
 from rongpay.ledger.cache import BalanceCache
 from rongpay.ledger.store import Sql
 from rongpay.ledger.types import MAX_BATCH, Account, CreateTransferResult, Transfer
+from rongpay.payments import idempotency, store
 from rongpay.payments.errors import PaymentError
 
 R = TypeVar("R")
@@ -55,13 +57,25 @@ class Tx:
 
 
 class Op(Generic[R]):
-    """One use case. Subclasses set `keys` and implement prepare/finish."""
+    """One use case. Subclasses set `keys` and implement prepare/finish.
+
+    With `idem` set, the writer handles the idempotency key in the same transaction: phase
+    "once" looks the key up (a stored response is returned instead of running the op) and
+    stores the response; "reserve" looks it up and marks it running; "complete" stores the
+    response of a request reserved earlier (or releases the key if this op is refused).
+    """
 
     keys: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, idem: idempotency.Idem | None = None, idem_phase: str = "once") -> None:
+        assert idem_phase in ("once", "reserve", "complete")
         self.accounts: list[Account] = []
         self.transfers: list[Transfer] = []
+        self.idem = idem
+        self.idem_phase = idem_phase
+
+    def all_keys(self) -> tuple[str, ...]:
+        return self.keys if self.idem is None else (*self.keys, self.idem.name)
 
     def prepare(self, tx: Tx) -> None:
         """Read and decide; set self.accounts (to open) and self.transfers; raise
@@ -103,8 +117,15 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
             tx = Tx(sql.conn)
             op.accounts, op.transfers = [], []
             try:
+                if op.idem is not None and op.idem_phase != "complete":
+                    stored = idempotency.lookup(sql.conn, op.idem)
+                    if stored is not None:
+                        outcomes[i] = (True, stored)
+                        continue
                 op.prepare(tx)
             except PaymentError as exc:
+                if op.idem is not None and op.idem_phase == "complete":
+                    idempotency.release(sql.conn, op.idem)
                 outcomes[i] = (False, exc)
                 continue
             assert not tx.inserts and not tx.updates, "prepare must not write"
@@ -116,11 +137,27 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
         ]
         results, meta = ledger.submit(sql, meta, cache, requests)
         for (i, op, tx), result in zip(live, results, strict=True):
-            outcomes[i] = (True, op.finish(tx, result))
+            outcomes[i] = (True, _keep_response(op, tx, op.finish(tx, result)))
         _flush(sql.conn, [tx for _, _, tx in live])
         return outcomes, meta
 
     return ledger.write_transaction(engine, work)
+
+
+def _keep_response(op: Op[Any], tx: Tx, result: Any) -> Any:
+    idem = op.idem
+    if idem is None:
+        return result
+    now = int(time.time())
+    if op.idem_phase == "reserve":
+        tx.insert(store.idempotency, idempotency.row(idem, now, None, None))
+        return result
+    status, body = idem.respond(result)
+    if op.idem_phase == "once":
+        tx.insert(store.idempotency, idempotency.row(idem, now, status, body))
+    else:
+        idempotency.complete(tx.conn, idem, status, body)
+    return idempotency.Stored(status, body, replayed=False)
 
 
 class PaymentWriter:
@@ -183,7 +220,7 @@ class PaymentWriter:
         group: list[_Item] = []
         size = 0
         for item in items:
-            keys = item[0].keys
+            keys = item[0].all_keys()
             if taken.intersection(keys) or size + 8 > MAX_BATCH:
                 self._carry.append(item)
                 continue

@@ -52,12 +52,16 @@ def upgrade() -> None:
         sa.Column("payment_method", sa.Text(), nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
         sa.Column("network", sa.Text(), nullable=True),
+        sa.Column("network_ref", sa.String(length=64), nullable=True),
         sa.Column("failure_code", sa.String(length=40), nullable=True),
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("id"),
     )
     op.create_index(op.f("ix_pay_charges_intent_id"), "pay_charges", ["intent_id"], unique=False)
+    op.create_index(
+        op.f("ix_pay_charges_network_ref"), "pay_charges", ["network_ref"], unique=False
+    )
     op.create_table(
         "pay_customers",
         sa.Column(
@@ -131,6 +135,7 @@ def upgrade() -> None:
         sa.Column("amount_received", sa.BigInteger(), nullable=False),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
         sa.Column("fee", sa.BigInteger(), nullable=True),
+        sa.Column("fee_quote", sa.Text(), nullable=True),
         sa.Column("payment_method", sa.Text(), nullable=True),
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.Column("description", sa.String(length=1000), nullable=True),
@@ -140,6 +145,7 @@ def upgrade() -> None:
         sa.Column("latest_charge", sa.String(length=40), nullable=True),
         sa.Column("cancellation_reason", sa.String(length=40), nullable=True),
         sa.Column("risk", sa.Text(), nullable=True),
+        sa.Column("challenge", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.Column("updated", sa.BigInteger(), nullable=False),
@@ -182,6 +188,7 @@ def upgrade() -> None:
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("default_currency", sa.String(length=3), nullable=False),
         sa.Column("mcc", sa.String(length=4), nullable=False),
+        sa.Column("city", sa.String(length=60), nullable=False),
         sa.Column("fee_schedule", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created", sa.BigInteger(), nullable=False),

@@ -1,0 +1,61 @@
+"""The gateway of a running app: built once per app on first use, with the card vault, the
+connection to the card issuer ($RONGPAY_ISSUER, host:port, default 127.0.0.1:8583: the
+sandbox issuer that `rongpay demo` starts) and the public base URL for hosted pages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from starlette.requests import Request
+
+from rongpay.api.deps import runtime
+from rongpay.api.errors import ApiError
+from rongpay.payments.channels.card import CardNetwork
+from rongpay.payments.gateway import Gateway
+from rongpay.security.vault import Vault, VaultError
+
+ISSUER_ENV = "RONGPAY_ISSUER"
+BASE_URL_ENV = "RONGPAY_BASE_URL"
+DEFAULT_ISSUER = "127.0.0.1:8583"
+
+_lock = asyncio.Lock()
+
+
+def issuer_address() -> tuple[str, int]:
+    text = os.environ.get(ISSUER_ENV, DEFAULT_ISSUER)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{ISSUER_ENV} must be host:port, not {text!r}")
+    return host, int(port)
+
+
+async def build(request: Request) -> Gateway:
+    rt = runtime(request)
+    try:
+        vault = Vault.from_env(db_url=rt.url)
+    except VaultError as exc:
+        raise ApiError(503, "vault_unavailable", f"The card vault cannot start: {exc}",
+                       type_="api_error") from None  # fmt: skip
+    host, port = issuer_address()
+    card = CardNetwork(host, port)
+    await card.start()
+    base = os.environ.get(BASE_URL_ENV) or str(request.base_url).rstrip("/")
+    return Gateway(rt.engine(), vault=vault, card=card, base_url=base)
+
+
+async def gateway_of(request: Request) -> Gateway:
+    state = request.app.state
+    gw: Gateway | None = getattr(state, "gateway", None)
+    if gw is None:
+        async with _lock:
+            gw = getattr(state, "gateway", None)
+            if gw is None:
+                gw = state.gateway = await build(request)
+    return gw
+
+
+async def close(state: object) -> None:
+    gw: Gateway | None = getattr(state, "gateway", None)
+    if gw is not None and gw.card is not None:
+        await gw.card.close()

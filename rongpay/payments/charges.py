@@ -1,0 +1,64 @@
+"""Charges: one per confirmation attempt of an intent, succeeded, failed or pending, with the
+channel's answer (network references, decline) and the risk outcome. Refunds and disputes
+hang off the charge that moved the money."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rongpay.payments import store
+from rongpay.payments.errors import missing
+from rongpay.payments.intents import Intent
+from rongpay.payments.types import ChargeStatus, new_id
+
+
+def new_row(intent: Intent, status: ChargeStatus, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": new_id("ch"), "intent_id": intent.id, "merchant_id": intent.merchant_id,
+        "livemode": intent.livemode, "status": str(status), "amount": intent.amount,
+        "amount_captured": 0, "amount_refunded": 0, "currency": intent.currency,
+        "captured": False, "disputed": False,
+        "payment_method": orjson.dumps(intent.payment_method or {}).decode(),
+        "outcome": "{}", "network": None, "failure_code": None, "created": int(time.time()),
+    }  # fmt: skip
+    for key, value in fields.items():
+        row[key] = orjson.dumps(value).decode() if key in ("outcome", "network") else value
+    return row
+
+
+def load(conn: Connection, charge_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(store.charges).where(store.charges.c.id == charge_id)).first()
+    if row is None:
+        raise missing("charge", charge_id)
+    out = dict(row._mapping)
+    for key in ("payment_method", "outcome", "network"):
+        out[key] = orjson.loads(out[key]) if out[key] else None
+    out["livemode"] = bool(out["livemode"])
+    out["captured"] = bool(out["captured"])
+    out["disputed"] = bool(out["disputed"])
+    return out
+
+
+def render(row: dict[str, Any]) -> dict[str, Any]:
+    """The charge as JSON (ROW as `load` returns it, or a new row with JSON text fields)."""
+
+    def decoded(key: str) -> Any:
+        value = row.get(key)
+        return orjson.loads(value) if isinstance(value, str) else value
+
+    return {
+        "id": row["id"], "object": "charge", "amount": row["amount"],
+        "amount_captured": row["amount_captured"], "amount_refunded": row["amount_refunded"],
+        "captured": bool(row["captured"]), "created": row["created"],
+        "currency": row["currency"].lower(), "disputed": bool(row["disputed"]),
+        "failure_code": row["failure_code"], "livemode": bool(row["livemode"]),
+        "outcome": decoded("outcome"), "payment_intent": row["intent_id"],
+        "payment_method_details": decoded("payment_method"),
+        "refunded": row["amount_refunded"] >= row["amount_captured"] > 0,
+        "status": row["status"],
+    }  # fmt: skip

@@ -1,0 +1,461 @@
+"""The gateway's use cases for payment intents: create, confirm, verify a challenge, capture,
+cancel, expire. Each is async because channels answer over the network; database work goes
+through the group-commit writer (writer.py), the channel call happens between two commits:
+
+    card:   [commit: processing + pending charge + vault record] -> ISO 8583 to the issuer
+            -> [commit: ledger authorisation/capture + charge outcome + events]
+A crash between the two leaves an intent in `processing` with a pending charge; `recover`
+reverses such attempts at start-up and fails them (never half-moved money).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from rongpay.payments import charges, merchants, methods, parse, steps, store
+from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult
+from rongpay.payments.errors import Kind, PaymentError, invalid
+from rongpay.payments.idempotency import Idem
+from rongpay.payments.intents import Intent, authorize_transfers, involved_accounts, load, touch
+from rongpay.payments.methods import MethodInput
+from rongpay.payments.ops import Change, IntentOp, Plan, Results, Step, no_money
+from rongpay.payments.risk_gate import RiskGate
+from rongpay.payments.types import Caller, CaptureMethod, ChargeStatus, IntentStatus, new_id
+from rongpay.payments.writer import Tx, writer_for
+from rongpay.security.cards import CardDetails
+from rongpay.security.store import insert_record, load_record
+from rongpay.security.vault import Vault
+
+CREATE_FIELDS = frozenset({
+    "amount", "currency", "capture_method", "confirm", "customer", "description", "metadata",
+    "payment_method_data", "return_url",
+})  # fmt: skip
+CONFIRM_FIELDS = frozenset({"payment_method_data", "return_url"})
+CVC_TTL_S = 600  # a CVC is held in memory only until the authorisation it is for completes
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where the request came from, for risk features."""
+
+    ip: str | None = None
+    device_id: str | None = None
+
+
+class Gateway:
+    def __init__(
+        self, engine: Engine, *, vault: Vault, card: CardNetwork | None = None,
+        base_url: str = "http://127.0.0.1:8000",
+    ) -> None:  # fmt: skip
+        self.engine = engine
+        self.vault = vault
+        self.card = card
+        self.base_url = base_url.rstrip("/")
+        self.risk = RiskGate(engine)
+        self._cvc: dict[str, tuple[str, float]] = {}
+
+    @property
+    def writer(self) -> Any:
+        return writer_for(self.engine)
+
+    async def _run(self, op: IntentOp) -> Change:
+        result = await self.writer.run_async(op)
+        return result  # type: ignore[no-any-return]
+
+    # -- create and confirm -----------------------------------------------------------------
+
+    async def create(
+        self, caller: Caller, raw: object, *, idem: Idem | None, client: Client
+    ) -> Any:
+        body = parse.body(raw, CREATE_FIELDS)
+        merchant = merchants.get(self.engine, caller.merchant_id)
+        cur = parse.currency(body.get("currency"))
+        now = int(time.time())
+        intent = Intent(
+            id=new_id("pi"), merchant_id=merchant.id, livemode=caller.livemode,
+            status=IntentStatus.requires_payment_method,
+            amount=parse.amount(body.get("amount"), cur),
+            currency=cur,
+            capture_method=CaptureMethod(parse.choice(body.get("capture_method"), "capture_method",
+                                                      ("automatic", "manual"), "automatic")),
+            customer_id=parse.text(body.get("customer"), "customer", limit=40),
+            description=parse.text(body.get("description"), "description"),
+            metadata=parse.metadata(body.get("metadata")), created=now, updated=now,
+        )  # fmt: skip
+        intent = replace(intent, fee_quote=steps.fee_quote(merchant, intent))
+        method = self._method(body.get("payment_method_data"))
+        if method is not None:
+            intent = self._attach(intent, method, merchant)
+        confirm = parse.boolean(body.get("confirm"), "confirm", False)
+        if confirm and method is None:
+            raise invalid("parameter_missing", "`confirm: true` needs `payment_method_data`.",
+                          "payment_method_data")  # fmt: skip
+        if not confirm:
+            change = Change(intent)
+            change.event("payment_intent.created")
+            op = IntentOp(merchant.id, caller.livemode, intent.id, lambda tx, i: no_money(change),
+                          new=intent, idem=idem)  # fmt: skip
+            return await self.writer.run_async(op)
+        assert method is not None
+        return await self._confirm(caller, intent, method, idem=idem, client=client, new=True)
+
+    async def confirm(
+        self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
+    ) -> Any:
+        body = parse.body(raw or {}, CONFIRM_FIELDS)
+        merchant = merchants.get(self.engine, caller.merchant_id)
+        with self.engine.connect() as conn:
+            intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
+        steps.require(intent, (IntentStatus.requires_payment_method,
+                               IntentStatus.requires_confirmation), "confirm")  # fmt: skip
+        method = self._method(body.get("payment_method_data"))
+        if method is None:
+            if intent.payment_method is None:
+                raise invalid("parameter_missing", "This payment intent has no payment method; "
+                              "send `payment_method_data`.", "payment_method_data")  # fmt: skip
+            method = self._stored_method(intent)
+        else:
+            intent = self._attach(intent, method, merchant)
+        return await self._confirm(caller, intent, method, idem=idem, client=client, new=False)
+
+    def _method(self, raw: object) -> MethodInput | None:
+        return None if raw is None else methods.parse_method(raw, self.vault)
+
+    def _stored_method(self, intent: Intent) -> MethodInput:
+        pm = intent.payment_method or {}
+        kind = str(pm.get("type"))
+        if kind in ("card", "card_present"):
+            card = self._open_card(intent)
+            return MethodInput(pm, card=card)
+        return MethodInput(pm)
+
+    def _open_card(self, intent: Intent) -> CardDetails:
+        pm = intent.payment_method or {}
+        token = pm[str(pm["type"])]["token"]
+        with self.engine.connect() as conn:
+            record = load_record(conn, token)
+        if record is None:
+            raise invalid("payment_method_invalid", "The stored card is gone; send the card again.",
+                          "payment_method_data")  # fmt: skip
+        card = self.vault.open(record)
+        held = self._cvc.get(intent.id)
+        if held is not None and time.monotonic() - held[1] < CVC_TTL_S:
+            card = replace(card, cvc=held[0])
+        return card
+
+    def _attach(self, intent: Intent, method: MethodInput, merchant: Any) -> Intent:
+        pm = dict(method.public)
+        if method.payment_code is not None:
+            pm["_payment_code"] = method.payment_code
+        country = (
+            (pm.get(method.type) or {}).get("country") if method.type.startswith("card") else None
+        )
+        country = (pm.get("billing_details") or {}).get("country") or country
+        fee = steps.fee_for(merchant, intent, method.type, country)
+        status = IntentStatus.requires_confirmation
+        return touch(intent, payment_method=pm, fee=fee, status=status)
+
+    async def _confirm(
+        self, caller: Caller, intent: Intent, method: MethodInput, *, idem: Idem | None,
+        client: Client, new: bool, authenticated: bool = False,
+    ) -> Any:  # fmt: skip
+        merchant = merchants.get(self.engine, caller.merchant_id)
+        if method.type == "wallet":
+            step = self._wallet_step(merchant, client, authenticated)
+            op = IntentOp(merchant.id, caller.livemode, intent.id, step,
+                          new=intent if new else None, idem=idem)  # fmt: skip
+            if not new:
+                op.step = _with_method(intent, step)
+            return await self.writer.run_async(op)
+        if method.type in ("card", "card_present"):
+            return await self._confirm_card(caller, intent, method, idem=idem, client=client,
+                                            new=new, authenticated=authenticated)  # fmt: skip
+        raise PaymentError(Kind.invalid, "payment_method_unavailable",
+                           f"Payment method {method.type!r} is not available here yet.",
+                           param="payment_method_data[type]")  # fmt: skip
+
+    # -- wallet -----------------------------------------------------------------------------
+
+    def _wallet_step(self, merchant: Any, client: Client, authenticated: bool) -> Step:
+        def step(tx: Tx, intent: Intent) -> Plan:
+            intent, payer_country = steps.payer_ready(tx, intent, merchant.id)
+            fee = steps.fee_for(merchant, intent, "wallet", payer_country)
+            intent = touch(intent, fee=fee)
+            payer = str((intent.payment_method or {}).get("wallet_customer"))
+            return self._decide(intent, merchant, payer, payer_country, client, authenticated,
+                                lambda i, risk: steps.charge_plan(
+                                    i, i.attempts + 1, charge_id=None, network=None, risk=risk,
+                                    failure=steps.payment_error("balance_insufficient", None)),
+                                )  # fmt: skip
+
+        return step
+
+    def _decide(self, intent: Intent, merchant: Any, payer: str, country: str | None,
+                client: Client, authenticated: bool, go: Any) -> Plan:  # fmt: skip
+        """Risk first: block declines, challenge asks for a code, review and allow go on."""
+        risk = self.risk.assess(intent, merchant, payer, country, client.device_id, client.ip)
+        decision = risk["decision"]
+        card = (intent.method_type or "").startswith("card")
+        if decision == "block":
+            error = steps.payment_error(
+                "card_declined" if card else "payment_declined", "fraudulent"
+            )
+            return no_money(steps.failed_attempt(intent, error, risk=risk))
+        if decision == "challenge" and not authenticated:
+            return no_money(
+                steps.challenged(intent, risk=risk, reason="risk", base_url=self.base_url)
+            )
+        return go(intent, risk)  # type: ignore[no-any-return]
+
+    # -- cards ------------------------------------------------------------------------------
+
+    async def _confirm_card(
+        self, caller: Caller, intent: Intent, method: MethodInput, *, idem: Idem | None,
+        client: Client, new: bool, authenticated: bool,
+    ) -> Any:  # fmt: skip
+        merchant = merchants.get(self.engine, caller.merchant_id)
+        card = method.card
+        assert card is not None
+        if card.cvc:
+            self._cvc[intent.id] = (card.cvc, time.monotonic())
+        record = method.record
+        pm = intent.payment_method or {}
+        details = pm.get(method.type) or {}
+
+        def begin(tx: Tx, current: Intent) -> Plan:
+            current = intent if new else _refresh(current, intent)
+            country = (pm.get("billing_details") or {}).get("country") or details.get("country")
+
+            def go(i: Intent, risk: dict[str, Any]) -> Plan:
+                row = charges.new_row(i, ChargeStatus.pending, outcome={"risk": risk})
+                after = touch(i, status=IntentStatus.processing, latest_charge=row["id"],
+                              attempts=i.attempts + 1, risk=risk,
+                              last_payment_error=None)  # fmt: skip
+                change = Change(after, inserts=[(store.charges, row)], extra={"go": True})
+                if record is not None:
+                    change.direct.append(lambda conn: insert_record(conn, record))
+                change.event("payment_intent.processing")
+                return no_money(change)
+
+            return self._decide(current, merchant, details.get("fingerprint", ""), country,
+                                client, authenticated, go)  # fmt: skip
+
+        first = IntentOp(merchant.id, caller.livemode, intent.id, begin,
+                         new=intent if new else None, idem=idem, idem_phase="reserve")  # fmt: skip
+        started = await self.writer.run_async(first)
+        if not isinstance(started, Change) or not started.extra.get("go"):
+            if idem is not None and isinstance(started, Change):
+                return await self._complete_idem(caller, started.intent, idem)
+            return started
+        processing = started.intent
+        result = await self._authorize(processing, card, merchant, authenticated)
+        self._cvc.pop(intent.id, None) if result.outcome != CardOutcome.CHALLENGE_REQUIRED else None
+        end = IntentOp(merchant.id, caller.livemode, intent.id,
+                       lambda tx, cur: self._card_outcome(cur, processing, result),
+                       idem=idem, idem_phase="complete")  # fmt: skip
+        return await self.writer.run_async(end)
+
+    async def _complete_idem(self, caller: Caller, intent: Intent, idem: Idem) -> Any:
+        """A reserved key whose attempt ended without reaching the network (risk said no)."""
+        op = IntentOp(caller.merchant_id, caller.livemode, intent.id,
+                      lambda tx, cur: no_money(Change(cur)),
+                      idem=idem, idem_phase="complete")  # fmt: skip
+        return await self.writer.run_async(op)
+
+    async def _authorize(self, intent: Intent, card: CardDetails, merchant: Any,
+                         authenticated: bool) -> CardResult:  # fmt: skip
+        if self.card is None:
+            return CardResult(CardOutcome.UNAVAILABLE, None, "issuer_not_available", None, None,
+                              "", 0.0, False)  # fmt: skip
+        pm = intent.payment_method or {}
+        entry = (pm.get(str(pm.get("type"))) or {}).get("entry_mode", "ecommerce")
+        return await self.card.authorize(
+            card, amount_minor=intent.amount, currency=intent.currency, merchant_id=merchant.id,
+            mcc=merchant.mcc, entry_mode=entry, authenticated=authenticated,
+            reference=f"{intent.id}:{intent.attempts}",
+            capture=intent.capture_method == CaptureMethod.automatic,
+        )  # fmt: skip
+
+    def _card_outcome(self, current: Intent, processing: Intent, result: CardResult) -> Plan:
+        if (
+            current.status != IntentStatus.processing
+            or current.latest_charge != processing.latest_charge
+        ):
+            raise PaymentError(Kind.conflict, "payment_intent_unexpected_state",
+                               "The payment intent changed during the authorisation.")  # fmt: skip
+        network = _network(result)
+        charge_id = processing.latest_charge
+        if result.outcome == CardOutcome.APPROVED:
+            return Plan(
+                lambda results: steps.succeed(current, results, charge_id=charge_id,
+                                              network=network, risk=current.risk,
+                                              failure=steps.payment_error("processing_error",
+                                                                          None)),
+                authorize_transfers(current, current.attempts),
+                involved_accounts(current),
+            )  # fmt: skip
+        if result.outcome == CardOutcome.CHALLENGE_REQUIRED:
+            change = steps.challenged(current, risk=current.risk, reason="issuer_authentication",
+                                      base_url=self.base_url)  # fmt: skip
+            change.updates.append((store.charges, str(charge_id), {"status": "failed",
+                                   "failure_code": "authentication_required"}))  # fmt: skip
+            return no_money(change)
+        if result.outcome == CardOutcome.DECLINED:
+            error = steps.payment_error("card_declined", result.decline_code or "generic_decline")
+        else:  # timeout (reversed) or unavailable (never sent)
+            error = steps.payment_error("processing_error", "processing_error",
+                                        "The card network did not answer in time; nothing was "
+                                        "charged. Try again.")  # fmt: skip
+        return no_money(steps.failed_attempt(current, error, risk=current.risk, network=network,
+                                             charge_id=charge_id))  # fmt: skip
+
+    # -- challenge, capture, cancel ---------------------------------------------------------
+
+    async def verify(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
+        body = parse.body(raw, frozenset({"code"}))
+        op = IntentOp(caller.merchant_id, caller.livemode, intent_id,
+                      lambda tx, cur: steps.verify_code(cur, body.get("code")))  # fmt: skip
+        change = await self.writer.run_async(op)
+        if change.extra.get("verified") is False:
+            left = change.extra["tries_left"]
+            raise invalid("challenge_code_invalid",
+                          f"That code is not right; {left} tries left.", "code")  # fmt: skip
+        if not change.extra.get("verified"):
+            return change
+        intent = touch(change.intent, status=IntentStatus.requires_confirmation, next_action=None)
+        method = self._stored_method(intent)
+        return await self._confirm(caller, intent, method, idem=None, client=client, new=False,
+                                   authenticated=True)  # fmt: skip
+
+    async def capture(
+        self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
+    ) -> Any:
+        body = parse.body(raw or {}, frozenset({"amount_to_capture"}))
+        merchant = merchants.get(self.engine, caller.merchant_id)
+        with self.engine.connect() as conn:
+            intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
+        steps.require(intent, (IntentStatus.requires_capture,), "capture")
+        amount = intent.amount_capturable
+        if body.get("amount_to_capture") is not None:
+            amount = parse.positive_amount(body["amount_to_capture"], "amount_to_capture")
+            if amount > intent.amount_capturable:
+                raise invalid("amount_too_large", f"`amount_to_capture` is more than the "
+                              f"{intent.amount_capturable} that can be captured.",
+                              "amount_to_capture")  # fmt: skip
+        country = _payer_country(intent)
+        fee = steps.fee_for(
+            merchant, replace(intent, amount=amount), str(intent.method_type), country
+        )
+        if (intent.method_type or "").startswith("card"):
+            await self._card_call("capture", intent, amount)
+        op = IntentOp(merchant.id, caller.livemode, intent.id,
+                      lambda tx, cur: steps.capture(cur, amount, fee), idem=idem)  # fmt: skip
+        return await self.writer.run_async(op)
+
+    async def cancel(self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
+                     reason: str | None = None) -> Any:  # fmt: skip
+        body = parse.body(raw or {}, frozenset({"cancellation_reason"}))
+        why = parse.choice(body.get("cancellation_reason"), "cancellation_reason",
+                           ("duplicate", "fraudulent", "requested_by_customer", "abandoned"),
+                           reason or "requested_by_customer")  # fmt: skip
+        with self.engine.connect() as conn:
+            intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
+        if intent.status == IntentStatus.requires_capture and (intent.method_type or "").startswith(
+            "card"
+        ):
+            await self._card_call("reverse", intent, intent.amount_capturable)
+        op = IntentOp(caller.merchant_id, caller.livemode, intent.id,
+                      lambda tx, cur: steps.cancel(cur, why), idem=idem)  # fmt: skip
+        return await self.writer.run_async(op)
+
+    async def _card_call(self, kind: str, intent: Intent, amount: int) -> CardResult:
+        """Capture (0200 completion), reversal (0400) or refund of the intent's card charge."""
+        if self.card is None:
+            raise PaymentError(Kind.unavailable, "issuer_not_available",
+                               "The card network is not connected; retry shortly.")  # fmt: skip
+        with self.engine.connect() as conn:
+            charge = charges.load(conn, str(intent.latest_charge))
+        original = CardResult(
+            **{**charge["network"], "outcome": CardOutcome(charge["network"]["outcome"])}
+        )
+        card = self._open_card(intent)
+        call = getattr(self.card, kind)
+        result: CardResult = await call(
+            card, original=original, amount_minor=amount, currency=intent.currency,
+            merchant_id=intent.merchant_id, reference=f"{intent.id}:{kind}",
+        )  # fmt: skip
+        if result.outcome != CardOutcome.APPROVED:
+            raise PaymentError(Kind.unavailable if result.outcome in (CardOutcome.TIMEOUT,
+                               CardOutcome.UNAVAILABLE) else Kind.declined, f"{kind}_failed",
+                               f"The card network refused the {kind}: "
+                               f"{result.decline_code or result.outcome}.")  # fmt: skip
+        return result
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def retrieve(self, caller: Caller, intent_id: str) -> Intent:
+        with self.engine.connect() as conn:
+            return load(conn, intent_id, caller.merchant_id, caller.livemode)
+
+    def expire_due(self, now: int | None = None, limit: int = 500) -> int:
+        """Cancel authorisations nobody captured in time (the ledger hold lapses with them)."""
+        t = store.intents.c
+        when = int(time.time()) if now is None else now
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.id, t.merchant_id, t.livemode)
+                .where(t.status == "requires_capture", t.expires < when).limit(limit)
+            ).all()  # fmt: skip
+        done = 0
+        for row in rows:
+            op = IntentOp(row.merchant_id, bool(row.livemode), row.id,
+                          lambda tx, cur: steps.cancel(cur, "automatic"))  # fmt: skip
+            try:
+                self.writer.run(op)
+                done += 1
+            except PaymentError:
+                continue  # captured or canceled meanwhile
+        return done
+
+
+def _with_method(attached: Intent, step: Step) -> Step:
+    """Confirming a stored intent with a method given now: the loaded intent takes it."""
+    return lambda tx, current: step(tx, _refresh(current, attached))
+
+
+def _refresh(current: Intent, attached: Intent) -> Intent:
+    allowed = (IntentStatus.requires_payment_method, IntentStatus.requires_confirmation,
+               IntentStatus.requires_action)  # fmt: skip
+    steps.require(current, allowed, "confirm")
+    return replace(current, payment_method=attached.payment_method, fee=attached.fee,
+                   status=IntentStatus.requires_confirmation)  # fmt: skip
+
+
+def _payer_country(intent: Intent) -> str | None:
+    pm = intent.payment_method or {}
+    country = (
+        (pm.get(str(pm.get("type"))) or {}).get("country")
+        if isinstance(pm.get(str(pm.get("type"))), dict)
+        else None
+    )
+    return (pm.get("billing_details") or {}).get("country") or country
+
+
+def _network(result: CardResult) -> dict[str, Any]:
+    return {
+        "outcome": str(result.outcome), "response_code": result.response_code,
+        "decline_code": result.decline_code, "auth_code": result.auth_code, "rrn": result.rrn,
+        "stan": result.stan, "latency_ms": round(result.latency_ms, 2),
+        "reversal_sent": result.reversal_sent,
+        "reversal_acknowledged": result.reversal_acknowledged,
+        "mti": result.mti, "transmitted_at": result.transmitted_at,
+        "acquirer_id": result.acquirer_id, "processing_code": result.processing_code,
+    }  # fmt: skip
+
+
+_ = (Results,)

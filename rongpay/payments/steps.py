@@ -1,0 +1,298 @@
+"""The steps of an intent's life (see ops.py): each takes the intent as it is and plans what
+happens to it and to the money. Pure decisions over the intent, the merchant and what the
+channel answered; the reads they need go through the op's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from rongpay.ledger.types import CreateTransferResult
+from rongpay.payments import accounts, charges, fees, store
+from rongpay.payments.errors import Kind, PaymentError, invalid, unexpected_state
+from rongpay.payments.intents import (
+    AUTH_VALIDITY_S,
+    Intent,
+    authorize_transfers,
+    capture_transfers,
+    involved_accounts,
+    touch,
+    void_transfer,
+)
+from rongpay.payments.ops import Change, Plan, Results, no_money
+from rongpay.payments.types import CaptureMethod, ChargeStatus, IntentStatus, Merchant
+from rongpay.payments.writer import Tx
+
+CHALLENGE_TTL_S = 600
+CHALLENGE_TRIES = 3
+OK = (CreateTransferResult.ok, CreateTransferResult.exists)
+
+DECLINE_MESSAGES = {
+    "fraudulent": "The payment was declined because it looks fraudulent.",
+    "balance_insufficient": "The wallet balance is too low for this payment.",
+    "authentication_failed": "The customer could not be authenticated.",
+    "processing_error": "An error occurred while processing the payment; try again.",
+}
+
+
+def fee_for(merchant: Merchant, intent: Intent, method: str, payer_country: str | None) -> int:
+    cross_border = payer_country is not None and payer_country != merchant.country
+    return fees.fee(
+        merchant.fee_schedule, method, intent.amount, currency=intent.currency,
+        default_currency=merchant.default_currency, cross_border=cross_border,
+    )  # fmt: skip
+
+
+def fee_quote(merchant: Merchant, intent: Intent) -> dict[str, int]:
+    return {m: fee_for(merchant, intent, m, None) for m in fees.METHODS}
+
+
+def payment_error(
+    code: str, decline_code: str | None, message: str | None = None
+) -> dict[str, Any]:
+    text = message or DECLINE_MESSAGES.get(decline_code or code) or "The payment was declined."
+    return {"code": code, "decline_code": decline_code, "message": text, "type": "card_error"
+            if code == "card_declined" else "payment_error"}  # fmt: skip
+
+
+def require(intent: Intent, allowed: tuple[IntentStatus, ...], action: str) -> None:
+    if intent.status not in allowed:
+        raise unexpected_state("payment_intent", intent.id, str(intent.status), action)
+
+
+# -- attempts that end at once --------------------------------------------------------------
+
+
+def failed_attempt(
+    intent: Intent, error: dict[str, Any], *, risk: dict[str, Any] | None, network: Any = None,
+    charge_id: str | None = None,
+) -> Change:  # fmt: skip
+    """The attempt failed: a failed charge, the intent back to requires_payment_method."""
+    after = touch(
+        intent, status=IntentStatus.requires_payment_method, last_payment_error=error,
+        next_action=None, challenge=None, risk=risk or intent.risk,
+        attempts=intent.attempts + (0 if charge_id else 1),
+    )  # fmt: skip
+    change = Change(after)
+    kind = "failed"
+    if error["code"] == "card_declined":
+        kind = "issuer_declined"
+    if error.get("decline_code") == "fraudulent":
+        kind = "blocked"
+    outcome = {"type": kind, "risk": risk}
+    if charge_id is None:
+        row = charges.new_row(after, ChargeStatus.failed, failure_code=error.get("decline_code")
+                              or error["code"], outcome=outcome, network=network)  # fmt: skip
+        change.inserts.append((store.charges, row))
+        after = touch(after, latest_charge=row["id"])
+        change.intent = after
+        change.event("charge.failed", charges.render(row))
+    else:
+        values = {"status": "failed", "failure_code": error.get("decline_code") or error["code"],
+                  "outcome": orjson.dumps(outcome).decode(),
+                  "network": orjson.dumps(network).decode() if network else None}  # fmt: skip
+        change.updates.append((store.charges, charge_id, values))
+    change.event("payment_intent.payment_failed")
+    return change
+
+
+def challenged(
+    intent: Intent, *, risk: dict[str, Any] | None, reason: str, base_url: str
+) -> Change:
+    """Ask the customer for a one-time code (risk challenge or the issuer's 3-D Secure)."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    expires = int(time.time()) + CHALLENGE_TTL_S
+    action: dict[str, Any] = {
+        "type": "verify_with_code",
+        "verify_with_code": {
+            "reason": reason, "channel": "sms", "expires_at": expires,
+            "hosted_url": f"{base_url}/checkout/challenge/{intent.id}",
+        },
+    }  # fmt: skip
+    if not intent.livemode:
+        action["verify_with_code"]["test_code"] = code  # sandbox: no SMS is really sent
+    after = touch(
+        intent, status=IntentStatus.requires_action, next_action=action, risk=risk or intent.risk,
+        challenge={"hash": _hash_code(intent.id, code), "expires": expires, "tries": 0,
+                   "reason": reason},
+    )  # fmt: skip
+    change = Change(after)
+    change.event("payment_intent.requires_action")
+    return change
+
+
+def _hash_code(intent_id: str, code: str) -> str:
+    return hashlib.sha256(f"{intent_id}:{code}".encode()).hexdigest()
+
+
+def verify_code(intent: Intent, code: object) -> Plan:
+    """Check the one-time code: right -> the caller re-runs the attempt authenticated; wrong
+    -> one try used (the third wrong one fails the attempt)."""
+    require(intent, (IntentStatus.requires_action,), "verify a code for")
+    ch = intent.challenge
+    if not ch:
+        raise unexpected_state("payment_intent", intent.id, str(intent.status), "verify a code for")
+    if int(time.time()) > ch["expires"]:
+        error = payment_error("authentication_failed", "authentication_failed",
+                              "The one-time code expired; confirm the payment again.")  # fmt: skip
+        return no_money(failed_attempt(intent, error, risk=None))
+    if isinstance(code, str) and hmac.compare_digest(ch["hash"], _hash_code(intent.id, code)):
+        after = touch(intent, challenge={**ch, "passed": True})
+        return no_money(Change(after, extra={"verified": True}))
+    tries = ch["tries"] + 1
+    if tries >= CHALLENGE_TRIES:
+        error = payment_error("authentication_failed", "authentication_failed")
+        return no_money(failed_attempt(intent, error, risk=None))
+    after = touch(intent, challenge={**ch, "tries": tries})
+    return no_money(Change(after, extra={"verified": False, "tries_left": CHALLENGE_TRIES - tries}))
+
+
+# -- money moves ----------------------------------------------------------------------------
+
+
+def succeed(intent: Intent, results: Results, *, charge_id: str | None, network: Any,
+            risk: dict[str, Any] | None, failure: dict[str, Any]) -> Change:  # fmt: skip
+    """Settle an authorised attempt: the ledger said yes (succeeded / requires_capture) or no
+    (FAILURE, e.g. the wallet balance was too low)."""
+    if not all(r in OK for r in results):
+        return failed_attempt(intent, failure, risk=risk, network=network, charge_id=charge_id)
+    manual = intent.capture_method == CaptureMethod.manual
+    now = int(time.time())
+    after = touch(
+        intent, status=IntentStatus.requires_capture if manual else IntentStatus.succeeded,
+        amount_capturable=intent.amount if manual else 0,
+        amount_received=0 if manual else intent.amount, last_payment_error=None,
+        next_action=None, challenge=None, risk=risk or intent.risk,
+        expires=now + AUTH_VALIDITY_S if manual else None,
+        attempts=intent.attempts + (0 if charge_id else 1),
+    )  # fmt: skip
+    change = Change(after)
+    fields = {"status": "succeeded", "captured": not manual,
+              "amount_captured": 0 if manual else intent.amount,
+              "outcome": {"type": "authorized", "risk": risk}, "network": network}  # fmt: skip
+    if charge_id is None:
+        row = charges.new_row(after, ChargeStatus.succeeded, **fields)
+        change.inserts.append((store.charges, row))
+        change.intent = after = touch(after, latest_charge=row["id"])
+        change.event("charge.succeeded", charges.render(row))
+    else:
+        fields["outcome"] = orjson.dumps(fields["outcome"]).decode()
+        fields["network"] = orjson.dumps(network).decode() if network else None
+        change.updates.append((store.charges, charge_id, fields))
+    change.event(
+        "payment_intent.amount_capturable_updated" if manual else "payment_intent.succeeded"
+    )
+    return change
+
+
+def charge_plan(intent: Intent, attempt: int, **settle: Any) -> Plan:
+    """The authorisation (or capture) transfers of this attempt and how to settle them."""
+    return Plan(
+        lambda results: succeed(intent, results, **settle),
+        authorize_transfers(intent, attempt),
+        involved_accounts(intent),
+    )
+
+
+def capture(intent: Intent, amount: int, fee: int) -> Plan:
+    require(intent, (IntentStatus.requires_capture,), "capture")
+
+    def settle(results: Results) -> Change:
+        if results and results[0] == CreateTransferResult.pending_transfer_expired:
+            raise PaymentError(Kind.state, "charge_expired_for_capture",
+                               "The authorisation expired before it was captured.")  # fmt: skip
+        assert all(r in OK for r in results), results
+        after = touch(intent, status=IntentStatus.succeeded, amount_capturable=0,
+                      amount_received=amount, fee=fee, expires=None)  # fmt: skip
+        change = Change(after)
+        if intent.latest_charge:
+            change.updates.append((store.charges, intent.latest_charge,
+                                   {"captured": True, "amount_captured": amount}))  # fmt: skip
+        captured = {"id": intent.latest_charge, "object": "charge", "amount_captured": amount,
+                    "payment_intent": intent.id}  # fmt: skip
+        change.event("charge.captured", captured)
+        change.event("payment_intent.succeeded")
+        return change
+
+    return Plan(settle, capture_transfers(intent, amount, fee), involved_accounts(intent))
+
+
+def cancel(intent: Intent, reason: str) -> Plan:
+    allowed = (IntentStatus.requires_payment_method, IntentStatus.requires_confirmation,
+               IntentStatus.requires_action, IntentStatus.requires_capture)  # fmt: skip
+    require(intent, allowed, "cancel")
+    after = touch(intent, status=IntentStatus.canceled, cancellation_reason=reason,
+                  amount_capturable=0, next_action=None, challenge=None, expires=None)  # fmt: skip
+    change = Change(after)
+    change.event("payment_intent.canceled")
+    if intent.status != IntentStatus.requires_capture:
+        return no_money(change)
+
+    def settle(results: Results) -> Change:
+        # an authorisation the ledger already expired is released all the same
+        assert results[0] in (*OK, CreateTransferResult.pending_transfer_expired), results
+        return change
+
+    return Plan(settle, [void_transfer(intent)], involved_accounts(intent))
+
+
+def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, str | None]:
+    """For a wallet payment: who pays, checked. A one-time payment code is spent here; a
+    customer id needs the customer's mandate for this merchant. Returns the intent with the
+    paying customer set, and the customer's country."""
+    pm = dict(intent.payment_method or {})
+    code = pm.pop("_payment_code", None)
+    customer = pm.get("wallet_customer")
+    if code is not None:
+        customer = _spend_code(tx, intent, code)
+        pm["wallet_customer"] = customer
+    else:
+        _check_mandate(tx, intent, str(customer), merchant_id)
+    row = tx.conn.execute(
+        sa.select(store.customers.c.country).where(store.customers.c.id == customer)
+    ).first()
+    return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer), (
+        row.country if row else None
+    )
+
+
+def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> None:
+    m = store.mandates.c
+    row = tx.conn.execute(
+        sa.select(m.status).where(
+            m.customer_id == customer, m.merchant_id == merchant_id, m.livemode == intent.livemode
+        )
+    ).first()
+    if row is None or row.status != "active":
+        raise invalid(
+            "mandate_missing",
+            f"Customer {customer!r} has not authorised this merchant to charge their wallet; "
+            "ask for a payment code instead.",
+            "payment_method_data[wallet][customer]",
+        )
+
+
+def _spend_code(tx: Tx, intent: Intent, code: str) -> str:
+    c = store.payment_codes.c
+    digest = hashlib.sha256(code.encode()).hexdigest()
+    row = tx.conn.execute(sa.select(store.payment_codes).where(c.code_hash == digest)).first()
+    param = "payment_method_data[wallet][payment_code]"
+    if row is None or bool(row.livemode) != intent.livemode:
+        raise invalid("payment_code_invalid", "This payment code is not valid.", param)
+    if row.used_by is not None or row.expires < int(time.time()):
+        raise invalid("payment_code_expired", "This payment code was used or has expired.", param)
+    tx.conn.execute(
+        store.payment_codes.update().where(c.code_hash == digest).values(used_by=intent.id)
+    )
+    return str(row.customer_id)
+
+
+def wallet_accounts(intent: Intent) -> list[Any]:
+    customer = (intent.payment_method or {}).get("wallet_customer")
+    return [accounts.wallet(intent.livemode, str(customer), intent.currency)]
