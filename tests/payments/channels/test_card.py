@@ -4,6 +4,7 @@ card, the money operations, timeouts with reversals, reconnects, concurrency, ch
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -194,6 +195,8 @@ def test_insufficient_funds_on_an_ordinary_card():
 
 
 def test_timeout_sends_a_reversal_and_releases_the_hold(caplog):
+    caplog.set_level(logging.DEBUG)
+
     async def go() -> None:
         async with sandbox(timeout_s=0.3) as (issuer, net):
             account = issuer.book.account(NO_ANSWER_PAN)
@@ -210,7 +213,8 @@ def test_timeout_sends_a_reversal_and_releases_the_hold(caplog):
             assert account.balance(USD) == start
 
     run(go)
-    assert NO_ANSWER_PAN not in caplog.text
+    assert "reversing" in caplog.text
+    assert NO_ANSWER_PAN not in caplog.text and "400000******0408" in caplog.text
 
 
 def test_unavailable_when_nothing_listens():
