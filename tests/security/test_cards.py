@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rongpay.security.cards import (
     CardDetails,
@@ -134,3 +136,20 @@ def test_fingerprint_is_stable_keyed_and_opaque():
 def test_luhn():
     assert luhn_ok("79927398713")
     assert not luhn_ok("79927398710")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["number", "exp_month", "exp_year", "cvc", "other"]),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=25), st.floats()),
+    )
+)
+def test_any_input_parses_or_raises_card_error(raw):
+    try:
+        got = parse_card(raw, now=NOW)
+    except CardError as exc:
+        assert exc.code and exc.param.startswith("card")
+        assert exc.message == str(exc)
+    else:
+        assert luhn_ok(got.pan) and 1 <= got.exp_month <= 12

@@ -387,7 +387,15 @@ class CardNetwork:
             )
             acknowledged = await self._reverse(reversal_of(msg), reference) is not None
             return self._silence(msg, started, CardOutcome.TIMEOUT, acknowledged=acknowledged)
+        except asyncio.CancelledError:
+            if "11" in msg:  # written: the caller gave up, the money must not stay moved
+                self._spawn(self._reverse_quietly(reversal_of(msg), reference))
+            raise
         return self._result(msg, answer, started)
+
+    async def _reverse_quietly(self, reversal: Message, reference: str) -> None:
+        log.warning("card request for %s cancelled after it was sent: reversing", reference)
+        await self._reverse(reversal, reference)
 
     async def _reverse(self, reversal: Message, reference: str) -> Message | None:
         """Send REVERSAL (0400, then 0401 repeats, same STAN); when every try goes

@@ -360,3 +360,27 @@ def test_bad_arguments_are_programmer_errors():
                 await authorize(net, "4242424242424242", mcc="59")
 
     run(go)
+
+
+def test_a_cancelled_call_is_reversed_in_the_background():
+    async def go() -> None:
+        async with sandbox(IssuerConfig(latency_ms=300.0, jitter=0.0)) as (issuer, net):
+            pan = "4242424242424242"
+            account = issuer.book.account(pan)
+            start = account.balance(USD)
+            call = asyncio.ensure_future(authorize(net, pan, amount=5000))
+            for _ in range(100):  # until the issuer has taken the money
+                if account.balance(USD) != start:
+                    break
+                await asyncio.sleep(0.01)
+            assert account.balance(USD) == start - 5000
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(100):  # the reversal is answered after the latency
+                if account.balance(USD) == start:
+                    break
+                await asyncio.sleep(0.05)
+            assert account.balance(USD) == start
+
+    run(go)
