@@ -121,11 +121,16 @@ def order_body(reference: str = "pi_1", callback_url: str = "http://127.0.0.1:9/
     return body
 
 
-def wait_order(client: httpx.Client, order_id: str, state: str) -> dict[str, Any]:
+def wait_order(
+    client: httpx.Client, order_id: str, state: str, attempts: int = 0
+) -> dict[str, Any]:
+    """The order once its callback is in STATE with at least ATTEMPTS attempts recorded (the
+    bank records an attempt after the receiver has answered it)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         order: dict[str, Any] = client.get(f"/orders/{order_id}").json()
-        if order["callback"]["state"] == state:
+        callback = order["callback"]
+        if callback["state"] == state and len(callback["attempts"]) >= attempts:
             return order
         time.sleep(0.02)
     raise AssertionError(f"order {order_id} never reached callback state {state}")
@@ -330,7 +335,7 @@ def test_duplicate_rate_sends_the_same_callback_twice() -> None:
         order = bank.post("/orders", json=order_body(callback_url=receiver.url)).json()
         bank.post(f"/orders/{order['id']}/decide", json={"decision": "approve"})
         first, second = receiver.wait_for(2)
-        seen = bank.get(f"/orders/{order['id']}").json()
+        seen = wait_order(bank, order["id"], "delivered", attempts=2)
     assert first.body == second.body
     assert [a["duplicate"] for a in seen["callback"]["attempts"]] == [False, True]
 
