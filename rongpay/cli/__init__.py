@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "rongpay.cli.compliance",
     "rongpay.cli.qr",
     "rongpay.cli.sandbox",
+    "rongpay.cli.bench_payments",
 )
 
 
