@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -151,12 +151,3 @@ def roll_secret(
             previous_secret_expires_at=now + expire_previous_in_s if keep else None,
         ))  # fmt: skip
         return load(conn, owner, endpoint_id)
-
-
-def subscribed_ids(conn: Connection, owner: Owner) -> Sequence[tuple[str, str]]:
-    """(id, enabled_events JSON) of the owner's enabled endpoints: one indexed read."""
-    t = store.endpoints
-    query = sa.select(t.c.id, t.c.enabled_events).where(
-        *_owned(owner), t.c.status == EndpointStatus.ENABLED.value
-    )
-    return [(r[0], r[1]) for r in conn.execute(query)]

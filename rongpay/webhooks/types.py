@@ -50,10 +50,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-def subscribed(enabled_events: list[str], event_type: str) -> bool:
-    return WILDCARD in enabled_events or event_type in enabled_events
-
-
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """A merchant's receiving URL. The secrets are kept out of repr (they sign payloads)."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -32,12 +34,26 @@ def db(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-def _client(db_url: str, caller: Caller) -> TestClient:
+def _included(app: FastAPI) -> bool:
+    return any(
+        getattr(r, "original_router", None) is webhooks_api.router
+        or getattr(r, "path", "") == "/v1/webhook_endpoints"
+        for r in app.routes
+    )
+
+
+@contextmanager
+def _client(db_url: str, caller: Caller) -> Iterator[TestClient]:
+    """A client on the whole app, without its lifespan: no background dispatcher, so the
+    tests drive deliveries themselves (deliver_due) and nothing races them."""
     app = create_app(db_url, admin_key=ADMIN)
-    if not any(getattr(r, "path", "") == "/v1/webhook_endpoints" for r in app.routes):
+    if not _included(app):
         app.include_router(webhooks_api.router)
     app.dependency_overrides[require_merchant] = lambda: caller
-    return TestClient(app)
+    try:
+        yield TestClient(app)
+    finally:
+        app.state.runtime.dispose()
 
 
 @pytest.fixture
