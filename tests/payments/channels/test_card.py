@@ -384,3 +384,29 @@ def test_a_cancelled_call_is_reversed_in_the_background():
             assert account.balance(USD) == start
 
     run(go)
+
+
+def test_unanswered_reversals_are_queued_and_sent_as_advices():
+    async def go() -> None:
+        lossy = IssuerConfig(latency_ms=0.0, drop_rate=1.0, seed=5)
+        async with sandbox(lossy, timeout_s=0.1) as (issuer, net):
+            pan = "5555555555554444"
+            account = issuer.book.account(pan)
+            start = account.balance(USD)
+            results = [await authorize(net, pan, amount=800) for _ in range(4)]
+            assert all(r.outcome is CardOutcome.TIMEOUT for r in results)
+            assert all(r.reversal_sent and not r.reversal_acknowledged for r in results)
+            assert net.queued_reversals == 4
+            taken = [t for t in issuer.book.by_rrn.values() if t.pan == pan]
+            assert taken  # some purchases were taken and never answered
+            issuer.config = IssuerConfig(latency_ms=0.0)  # the network heals
+            for _ in range(100):
+                if net.queued_reversals == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert net.queued_reversals == 0
+            assert account.balance(USD) == start
+            assert all(t.reversed for t in taken)
+            assert await net.echo()
+
+    run(go)
