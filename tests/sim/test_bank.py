@@ -17,12 +17,15 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rongpay.cli import main
 from rongpay.payments.channels.bank import BankChannel
 from rongpay.security.signing import verify
 from rongpay.sim.bank import BankConfig, with_order
 from rongpay.sim.bank_callbacks import DeliveryPolicy
+from rongpay.sim.bank_orders import BankSimError, OrderRequest, parse_order_request
 from rongpay.sim.bank_server import serve_in_thread
 
 SECRET = "bank-test-secret-7d1f"
@@ -426,3 +429,32 @@ def test_cli_refusals(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exit_info:
         main(["sandbox", "bank", "--secret", SECRET, "--latency-ms", "-5"])
     assert exit_info.value.code == 2
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "reference": JSON | st.text(max_size=140),
+        "amount_minor": JSON | st.integers(min_value=-5, max_value=2**64),
+        "currency": JSON | st.sampled_from(["USD", "jpy", "BHD", "XXX", "EURO"]),
+        "description": JSON,
+        "return_url": JSON | st.sampled_from(["https://a.example/r", "http://[::1", "http://h:x/"]),
+        "callback_url": JSON | st.sampled_from(["http://127.0.0.1:1/cb", "https://", "//h/p"]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FIELDS | JSON)
+def test_any_order_body_is_an_order_or_a_coded_refusal(data: Any) -> None:
+    try:
+        parsed = parse_order_request(data)
+    except BankSimError as exc:
+        assert exc.code and exc.message
+        return
+    assert isinstance(parsed, OrderRequest) and parsed.amount_minor > 0

@@ -13,6 +13,7 @@ Talks to any provider that speaks this API; in test mode that is `rongpay sandbo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -135,19 +136,7 @@ class BankChannel:
     def parse_callback(self, body: bytes, signature_header: str | None) -> BankCallback:
         """Verify a callback's signature (against our secret, within the tolerance), then its
         shape. Applying it is the caller's job, idempotently: the same one may come twice."""
-        if len(body) > MAX_CALLBACK_BYTES:
-            raise BankError(BankErrorCode.INVALID_CALLBACK, "the callback body is too large")
-        try:
-            verify(body, signature_header, [self._secret], tolerance_s=self._tolerance_s)
-        except SignatureError as exc:
-            raise BankError(
-                BankErrorCode.INVALID_SIGNATURE, f"bank callback refused: {exc}"
-            ) from None
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BankError(BankErrorCode.INVALID_CALLBACK, "the callback is not JSON") from None
-        return _callback(data)
+        return parse_callback(body, signature_header, [self._secret], tolerance_s=self._tolerance_s)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -164,6 +153,29 @@ class BankChannel:
         except httpx.HTTPError as exc:
             message = f"the bank cannot be reached ({type(exc).__name__})"
             raise BankError(BankErrorCode.BANK_UNAVAILABLE, message) from None
+
+
+def parse_callback(
+    body: bytes,
+    signature_header: str | None,
+    secrets: Sequence[str],
+    *,
+    tolerance_s: int = DEFAULT_TOLERANCE_S,
+) -> BankCallback:
+    """BankChannel.parse_callback without a client: SECRETS may hold the old and the new secret
+    while it is being rotated."""
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise BankError(BankErrorCode.INVALID_CALLBACK, "the callback body is too large")
+    try:
+        verify(body, signature_header, secrets, tolerance_s=tolerance_s)
+    except SignatureError as exc:
+        message = f"bank callback refused: {exc}"
+        raise BankError(BankErrorCode.INVALID_SIGNATURE, message) from None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BankError(BankErrorCode.INVALID_CALLBACK, "the callback is not JSON") from None
+    return _callback(data)
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:

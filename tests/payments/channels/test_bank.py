@@ -11,8 +11,16 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rongpay.payments.channels.bank import BankCallback, BankChannel, BankError, BankErrorCode
+from rongpay.payments.channels.bank import (
+    BankCallback,
+    BankChannel,
+    BankError,
+    BankErrorCode,
+    parse_callback,
+)
 from rongpay.security.signing import sign
 from rongpay.sim.bank import BankConfig
 from rongpay.sim.bank_server import serve_in_thread
@@ -153,6 +161,10 @@ def test_parse_callback_accepts_a_good_one() -> None:
     body, header = _signed(GOOD)
     got = BankChannel("http://bank.example", SECRET).parse_callback(body, header)
     assert (got.status, got.amount_minor, got.currency) == ("succeeded", 500, "JPY")
+    rotating = _signed(GOOD, secret="new-secret")
+    assert parse_callback(*rotating, ["new-secret", SECRET]) == parse_callback(
+        body, header, [SECRET]
+    )
 
 
 def test_tampered_stale_or_unsigned_callbacks_are_refused() -> None:
@@ -255,3 +267,26 @@ def test_an_unreachable_bank_is_unavailable() -> None:
     with pytest.raises(BankError) as info:
         run(lambda ch: ch.get_order("bo_1"), "http://127.0.0.1:9", timeout_s=2)
     assert info.value.code is BankErrorCode.BANK_UNAVAILABLE
+
+
+INTS = st.integers(min_value=-(2**63), max_value=2**64 - 1)  # what JSON encoders carry
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            key: st.none() | INTS | st.text(max_size=12) | st.just(value)
+            for key, value in GOOD.items()
+        },
+    )
+)
+def test_any_signed_body_is_a_callback_or_a_coded_refusal(payload: dict[str, Any]) -> None:
+    body, header = _signed(payload)
+    try:
+        got = parse_callback(body, header, [SECRET])
+    except BankError as exc:
+        assert exc.code is BankErrorCode.INVALID_CALLBACK
+        return
+    assert got.status in ("succeeded", "failed") and got.amount_minor > 0
