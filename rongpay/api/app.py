@@ -29,6 +29,7 @@ from rongpay.api import (
     render,
     runtime_payments,
     schemas,
+    wallets,
     webhooks,
 )
 from rongpay.api.deps import Runtime, runtime
@@ -92,6 +93,8 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     )  # fmt: skip
     app.include_router(ledger.router)
     app.include_router(payments.router)
+    app.include_router(wallets.router)
+    app.include_router(wallets.admin)
     app.include_router(webhooks.router)
     app.include_router(qr.router)
     app.include_router(web_routes.router)

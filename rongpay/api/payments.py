@@ -53,7 +53,7 @@ def api_error(exc: PaymentError) -> ApiError:
     return err
 
 
-def _idem(request: Request, caller: Caller, body: Any) -> Idem | None:
+def _idem(request: Request, caller: Caller, body: Any, respond: Any = None) -> Idem | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -62,7 +62,7 @@ def _idem(request: Request, caller: Caller, body: Any) -> Idem | None:
                        f"`Idempotency-Key` must be 1 to {MAX_KEY} characters.",
                        param="Idempotency-Key")  # fmt: skip
     fp = fingerprint(request.method, request.url.path, body)
-    return Idem(caller.owner, caller.livemode, key, fp, _respond)
+    return Idem(caller.owner, caller.livemode, key, fp, respond or _respond)
 
 
 def _respond(result: Any) -> tuple[int, bytes]:

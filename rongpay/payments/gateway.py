@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from rongpay.payments import charges, merchants, methods, parse, steps, store
+from rongpay.payments import charges, merchants, methods, parse, steps, store, wallets
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult
 from rongpay.payments.errors import Kind, PaymentError, invalid
 from rongpay.payments.idempotency import Idem
@@ -183,15 +183,27 @@ class Gateway:
 
     def _wallet_step(self, merchant: Any, client: Client, authenticated: bool) -> Step:
         def step(tx: Tx, intent: Intent) -> Plan:
-            intent, payer_country = steps.payer_ready(tx, intent, merchant.id)
-            fee = steps.fee_for(merchant, intent, "wallet", payer_country)
-            intent = touch(intent, fee=fee)
-            payer = str((intent.payment_method or {}).get("wallet_customer"))
-            return self._decide(intent, merchant, payer, payer_country, client, authenticated,
-                                lambda i, risk: steps.charge_plan(
-                                    i, i.attempts + 1, charge_id=None, network=None, risk=risk,
-                                    failure=steps.payment_error("balance_insufficient", None)),
-                                )  # fmt: skip
+            intent, payer = steps.payer_ready(tx, intent, merchant.id)
+            intent = touch(intent, fee=steps.fee_for(merchant, intent, "wallet", payer.country))
+            spend = wallets.spend_check(tx, payer, intent.amount, intent.currency)
+
+            def go(i: Intent, risk: dict[str, Any]) -> Plan:
+                failure = steps.payment_error("balance_insufficient", None)
+                plan = steps.charge_plan(i, i.attempts + 1, charge_id=None, network=None,
+                                         risk=risk, failure=failure)  # fmt: skip
+                settle = plan.settle
+
+                def settle_and_count(results: Results) -> Change:
+                    change = settle(results)
+                    if change.intent.status != IntentStatus.requires_payment_method:
+                        wallets.spend_rows(change, spend)
+                    return change
+
+                plan.settle = settle_and_count
+                return plan
+
+            return self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
+                                go)  # fmt: skip
 
         return step
 

@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from rongpay.ledger.types import CreateTransferResult
-from rongpay.payments import accounts, charges, fees, store
+from rongpay.payments import accounts, charges, customers, fees, store
 from rongpay.payments.errors import Kind, PaymentError, invalid, unexpected_state
 from rongpay.payments.intents import (
     AUTH_VALIDITY_S,
@@ -173,7 +173,7 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         attempts=intent.attempts + (0 if charge_id else 1),
     )  # fmt: skip
     change = Change(after)
-    fields = {"status": "succeeded", "captured": not manual,
+    fields: dict[str, Any] = {"captured": not manual,
               "amount_captured": 0 if manual else intent.amount,
               "outcome": {"type": "authorized", "risk": risk}, "network": network}  # fmt: skip
     if charge_id is None:
@@ -182,6 +182,8 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         change.intent = after = touch(after, latest_charge=row["id"])
         change.event("charge.succeeded", charges.render(row))
     else:
+        fields["status"] = "succeeded"
+        fields["network_ref"] = (network or {}).get("rrn")
         fields["outcome"] = orjson.dumps(fields["outcome"]).decode()
         fields["network"] = orjson.dumps(network).decode() if network else None
         change.updates.append((store.charges, charge_id, fields))
@@ -242,10 +244,10 @@ def cancel(intent: Intent, reason: str) -> Plan:
     return Plan(settle, [void_transfer(intent)], involved_accounts(intent))
 
 
-def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, str | None]:
+def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any]:
     """For a wallet payment: who pays, checked. A one-time payment code is spent here; a
     customer id needs the customer's mandate for this merchant. Returns the intent with the
-    paying customer set, and the customer's country."""
+    paying customer set, and the customer's row."""
     pm = dict(intent.payment_method or {})
     code = pm.pop("_payment_code", None)
     customer = pm.get("wallet_customer")
@@ -254,12 +256,8 @@ def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, str |
         pm["wallet_customer"] = customer
     else:
         _check_mandate(tx, intent, str(customer), merchant_id)
-    row = tx.conn.execute(
-        sa.select(store.customers.c.country).where(store.customers.c.id == customer)
-    ).first()
-    return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer), (
-        row.country if row else None
-    )
+    row = customers.load(tx.conn, str(customer), intent.livemode, "payment_method_data[wallet]")
+    return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer), row
 
 
 def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> None:

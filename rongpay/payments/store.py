@@ -195,6 +195,13 @@ wallet_operations = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
 )
 
+spend = sa.Table(
+    "pay_spend",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),  # customer:mode:period (D2026-11-25, Y2026)
+    sa.Column("total_cny_minor", sa.BigInteger, nullable=False),
+)
+
 idempotency = sa.Table(
     "pay_idempotency",
     metadata,

@@ -255,11 +255,18 @@ def upgrade() -> None:
         ["customer_id"],
         unique=False,
     )
+    op.create_table(
+        "pay_spend",
+        sa.Column("id", sa.String(length=80), nullable=False),
+        sa.Column("total_cny_minor", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
     for table in (
-        "pay_idempotency", "pay_wallet_operations", "pay_disputes", "pay_refunds", "pay_charges",
+        "pay_spend", "pay_idempotency", "pay_wallet_operations", "pay_disputes", "pay_refunds",
+        "pay_charges",
         "pay_intents", "pay_payment_codes", "pay_mandates", "pay_customers", "pay_api_keys",
         "pay_merchants",
     ):  # fmt: skip
