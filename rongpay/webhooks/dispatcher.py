@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import random
 import time
@@ -40,8 +39,10 @@ from rongpay.webhooks.types import DeliveryStatus, EndpointStatus
 
 log = logging.getLogger("rongpay.webhooks")
 
-BATCH_LIMIT = 32  # deliveries claimed per round
-CONCURRENCY = 8  # POSTs in flight per process
+BATCH_LIMIT = 64  # deliveries claimed at once (a deliver_due round, or free dispatcher slots)
+CONCURRENCY = 64  # POSTs in flight per process (dispatcher default)
+MAX_CONCURRENCY = 256
+RECORD_BATCH = 64  # outcomes written per transaction
 TIMEOUT_S = 10.0  # per POST, connect to last byte read
 LEASE_MS = 120_000  # a claim's lifetime: more than a whole batch at the worst timeouts
 EXCERPT_BYTES = 256  # of the response body kept in the attempts log
@@ -49,7 +50,7 @@ MAX_ERROR = 256
 USER_AGENT = "rongpay-webhooks/1"
 SIGNATURE_HEADER = "Rongpay-Signature"
 MAX_IDLE_S = 30.0  # longest pause between rounds while the database is failing
-assert math.ceil(BATCH_LIMIT / CONCURRENCY) * TIMEOUT_S * 1000 < LEASE_MS / 2
+assert TIMEOUT_S * 1000 * 4 < LEASE_MS  # a POST and the wait to record it fit in a lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,15 +258,21 @@ def _record(engine: Engine, outcomes: list[Outcome], schedule: Schedule, rand: r
         record(conn, outcomes, schedule, rand)
 
 
-def _client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def _client(
+    transport: httpx.AsyncBaseTransport | None = None, concurrency: int = CONCURRENCY
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False, transport=transport,
-                             limits=httpx.Limits(max_connections=CONCURRENCY * 2))  # fmt: skip
+                             limits=httpx.Limits(max_connections=concurrency))  # fmt: skip
 
 
 class Dispatcher:
-    """Runs deliver_due rounds in an asyncio task until stop(): back to back while there is
-    a full batch, else every POLL_INTERVAL_S. A failing round (database down) is logged and
-    retried at the next tick; it never ends the task.
+    """Keeps up to CONCURRENCY POSTs in flight until stop(), in an asyncio task.
+
+    A pipeline, not rounds: whenever slots are free it claims that many due deliveries, and
+    a recorder writes outcomes in small batches as they come, so one endpoint that times
+    out never holds back the others. With nothing due it polls every POLL_INTERVAL_S. A
+    database error is logged and retried with backoff (up to MAX_IDLE_S); it never ends the
+    task. Outcomes lost in a crash are safe: their deliveries fall due when the lease ends.
 
     ENGINE may be a callable that returns the engine (e.g. the API runtime's `rt.engine`),
     so a database that is down at start-up is picked up when it comes back.
@@ -277,18 +284,22 @@ class Dispatcher:
         *,
         schedule: Schedule = DEFAULT_SCHEDULE,
         poll_interval_s: float = 1.0,
-        limit: int = BATCH_LIMIT,
+        concurrency: int = CONCURRENCY,
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        assert 1 <= concurrency <= MAX_CONCURRENCY
         self._engine = engine
         self._schedule = schedule
         self._poll_interval_s = poll_interval_s
-        self._limit = limit
+        self._concurrency = concurrency
         self._clock = clock
         self._transport = transport
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._rand = random.Random()
 
     def start(self) -> None:
         """Start the task on the running event loop (call from async code, e.g. a lifespan)."""
@@ -297,7 +308,8 @@ class Dispatcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
 
     async def stop(self, grace_s: float = 2.0) -> None:
-        """Ask the task to finish its round; cancel it after GRACE_S (leases make that safe)."""
+        """Stop claiming, let POSTs in flight finish for up to GRACE_S, record what came back.
+        Deliveries still in flight then are cancelled; their leases make them retry."""
         if self._task is None:
             return
         self._stopping.set()
@@ -305,31 +317,71 @@ class Dispatcher:
         try:
             await asyncio.wait_for(task, grace_s)
         except TimeoutError:
-            log.warning("webhook dispatcher cancelled mid-round; leased deliveries will retry")
+            log.warning("webhook dispatcher cancelled mid-flight; leased deliveries will retry")
 
     def _current_engine(self) -> Engine:
         return self._engine if isinstance(self._engine, Engine) else self._engine()
 
     async def _run(self) -> None:
-        async with _client(self._transport) as client:
-            failures = 0
-            while not self._stopping.is_set():
-                done, wait_s = 0, self._poll_interval_s
-                try:
-                    engine = await asyncio.to_thread(self._current_engine)
-                    done = await deliver_due(
-                        engine,
-                        self._clock(),
-                        client=client,
-                        schedule=self._schedule,
-                        limit=self._limit,
-                    )
-                    failures = 0
-                except Exception as exc:  # a background loop: log, back off, try again
-                    failures += 1
-                    wait_s = min(self._poll_interval_s * 2**failures, MAX_IDLE_S)
-                    log.warning("webhook delivery round failed (%s); next try in %.0f s",
-                                type(exc).__name__, wait_s, exc_info=failures == 1)  # fmt: skip
-                if done < self._limit:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), wait_s)
+        recorder = asyncio.create_task(self._record_loop())
+        try:
+            async with _client(self._transport, self._concurrency) as client:
+                failures = 0
+                while not self._stopping.is_set():
+                    try:
+                        full = await self._fill(client)
+                        failures, wait_s = 0, (0.0 if full else self._poll_interval_s)
+                    except Exception as exc:  # a background loop: log, back off, try again
+                        failures += 1
+                        wait_s = min(self._poll_interval_s * 2**failures, MAX_IDLE_S)
+                        log.warning("webhook claim failed (%s); next try in %.0f s",
+                                    type(exc).__name__, wait_s, exc_info=failures == 1)  # fmt: skip
+                    await self._pause(wait_s)
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+        finally:
+            for t in list(self._in_flight):
+                t.cancel()
+            await self._outcomes.join()  # every outcome that came back is recorded
+            recorder.cancel()
+
+    async def _fill(self, client: httpx.AsyncClient) -> bool:
+        """Claim as many due deliveries as there are free slots and start them. True when
+        the slots are all taken (so look again as soon as one frees up)."""
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return True
+        engine = await asyncio.to_thread(self._current_engine)
+        now_ms = int(self._clock() * 1000)
+        jobs = await asyncio.to_thread(claim, engine, now_ms, min(free, BATCH_LIMIT))
+        for job in jobs:
+            task = asyncio.create_task(self._one(client, job, now_ms))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(jobs) == free
+
+    async def _one(self, client: httpx.AsyncClient, job: Job, now_ms: int) -> None:
+        await self._outcomes.put(await post(client, job, now_ms))
+
+    async def _pause(self, wait_s: float) -> None:
+        """Until WAIT_S passes, stop() is called, or (when the slots are full) one frees up."""
+        if self._in_flight and wait_s == 0.0:
+            await asyncio.wait(set(self._in_flight), timeout=self._poll_interval_s,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), wait_s)
+
+    async def _record_loop(self) -> None:
+        while True:
+            batch = [await self._outcomes.get()]
+            while len(batch) < RECORD_BATCH and not self._outcomes.empty():
+                batch.append(self._outcomes.get_nowait())
+            try:
+                engine = await asyncio.to_thread(self._current_engine)
+                await asyncio.to_thread(_record, engine, batch, self._schedule, self._rand)
+            except Exception as exc:  # the leases bring these deliveries back: no loss
+                log.warning("recording %d webhook attempts failed (%s); they will be retried",
+                            len(batch), type(exc).__name__, exc_info=True)  # fmt: skip
+            finally:
+                for _ in batch:
+                    self._outcomes.task_done()

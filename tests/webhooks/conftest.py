@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,20 +33,25 @@ class Receiver:
     script: list[int] = field(default_factory=lambda: [200])
     requests: list[Received] = field(default_factory=list)
     got_one: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event = field(default_factory=threading.Event)  # answers wait for it
+
+    def __post_init__(self) -> None:
+        self.hold.set()
 
     def next_status(self) -> int:
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
+@contextmanager
+def serving(state: Receiver) -> Iterator[Receiver]:
+    """Serve STATE on a free local port until the block ends."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             size = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(size)
             state.requests.append(Received(self.path, dict(self.headers.items()), body))
+            state.hold.wait(30)
             status = state.next_status()
             reply = b'{"received": true}' if status < 300 else b"upstream broke"
             self.send_response(status)
@@ -64,9 +70,16 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.hold.set()
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serving(Receiver()) as state:
+        yield state
 
 
 def make_endpoint(

@@ -33,7 +33,7 @@ from rongpay.webhooks.parse import EndpointPatch
 from rongpay.webhooks.schedule import Schedule
 from rongpay.webhooks.types import Delivery
 
-from .conftest import OWNER, Receiver, closed_port_url, make_endpoint
+from .conftest import OWNER, Receiver, closed_port_url, make_endpoint, serving
 
 EXACT = Schedule(jitter_pct=0)  # the default delays without jitter: predictable times
 
@@ -254,3 +254,36 @@ def test_racing_claimers_never_share_a_delivery(engine: Engine) -> None:
         t.join()
     every = [d for batch in claimed for d in batch]
     assert len(every) == len(set(every)) == 40
+
+
+def test_a_hanging_endpoint_does_not_hold_back_the_others(
+    engine: Engine, receiver: Receiver
+) -> None:
+    with serving(Receiver()) as slow:
+        slow.hold.clear()  # answers nothing until released
+        make_endpoint(engine, slow.url)
+        t0 = int(time.time())
+        _emit(engine, created=t0)  # reaches the slow endpoint only: it hangs
+        make_endpoint(engine, receiver.url)
+
+        async def run() -> None:
+            dispatcher = Dispatcher(engine, poll_interval_s=0.02, concurrency=4)
+            dispatcher.start()
+            try:
+                assert await asyncio.to_thread(_first_request, slow)
+                _emit(engine, created=t0)  # to both: the fast one answers meanwhile
+                assert await asyncio.to_thread(receiver.got_one.wait, 30)
+                assert not slow.got_one.is_set()  # the first POST is still hanging
+            finally:
+                slow.hold.set()
+                await dispatcher.stop(grace_s=30)
+
+        asyncio.run(run())
+    assert len(receiver.requests) == 1 and slow.got_one.is_set()
+
+
+def _first_request(r: Receiver) -> bool:
+    deadline = time.monotonic() + 30
+    while not r.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(r.requests)
