@@ -43,6 +43,8 @@ BATCH_LIMIT = 64  # deliveries claimed at once (a deliver_due round, or free dis
 CONCURRENCY = 64  # POSTs in flight per process (dispatcher default)
 MAX_CONCURRENCY = 256
 RECORD_BATCH = 64  # outcomes written per transaction
+RECORD_QUEUE = 4 * RECORD_BATCH  # outcomes waiting to be written; POSTs wait beyond
+RECORD_GRACE_S = 5.0  # at stop, how long the last outcomes may take to be written
 TIMEOUT_S = 10.0  # per POST, connect to last byte read
 LEASE_MS = 120_000  # a claim's lifetime: more than a whole batch at the worst timeouts
 EXCERPT_BYTES = 256  # of the response body kept in the attempts log
@@ -297,7 +299,7 @@ class Dispatcher:
         self._transport = transport
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue(RECORD_QUEUE)  # back-pressure
         self._in_flight: set[asyncio.Task[None]] = set()
         self._rand = random.Random()
 
@@ -341,7 +343,8 @@ class Dispatcher:
         finally:
             for t in list(self._in_flight):
                 t.cancel()
-            await self._outcomes.join()  # every outcome that came back is recorded
+            with contextlib.suppress(TimeoutError):  # record what came back, if it can
+                await asyncio.wait_for(self._outcomes.join(), RECORD_GRACE_S)
             recorder.cancel()
 
     async def _fill(self, client: httpx.AsyncClient) -> bool:
