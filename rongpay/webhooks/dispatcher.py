@@ -164,7 +164,7 @@ async def post(client: httpx.AsyncClient, job: Job, now_ms: int) -> Outcome:
             async with client.stream("POST", job.url, content=job.body,
                                      headers=_headers(job)) as resp:  # fmt: skip
                 status = resp.status_code
-                async for chunk in resp.aiter_raw():
+                async for chunk in resp.aiter_bytes():
                     excerpt += chunk
                     if len(excerpt) >= EXCERPT_BYTES:
                         break
@@ -174,6 +174,8 @@ async def post(client: httpx.AsyncClient, job: Job, now_ms: int) -> Outcome:
         error = f"timeout: {type(exc).__name__}"
     except httpx.HTTPError as exc:
         error = f"connection error: {type(exc).__name__}"
+    except Exception as exc:  # e.g. httpx.InvalidURL: one attempt fails, never the dispatcher
+        error = f"request error: {type(exc).__name__}"
     latency_ms = int((time.perf_counter() - started) * 1000)
     if error is None and status is not None and not 200 <= status < 300:
         error = f"endpoint answered HTTP {status}"

@@ -287,3 +287,35 @@ def _first_request(r: Receiver) -> bool:
     while not r.requests and time.monotonic() < deadline:
         time.sleep(0.01)
     return bool(r.requests)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.ReadTimeout("slow"), "timeout: ReadTimeout"),
+        (httpx.ConnectError("refused"), "connection error: ConnectError"),
+        (httpx.Response(302, headers={"Location": "https://elsewhere.example/"}),
+         "endpoint answered HTTP 302"),
+        (httpx.InvalidURL("odd"), "request error: InvalidURL"),
+    ],
+)  # fmt: skip
+def test_failures_of_every_kind_are_logged_and_retried(
+    engine: Engine, answer: Exception | httpx.Response, error: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    make_endpoint(engine, "https://example.com/hook")
+    t0 = int(time.time())
+    event_id = _emit(engine, created=t0)
+
+    async def one_round() -> int:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await deliver_due(engine, t0, client=client, schedule=EXACT)
+
+    assert asyncio.run(one_round()) == 1
+    [d] = _deliveries(engine, event_id)
+    assert (d.status, d.attempts, d.last_error) == ("pending", 1, error)
+    assert d.next_attempt_at_ms == (t0 + 60) * 1000
