@@ -26,6 +26,7 @@ from rongpay.api import (
     payment_schemas,
     payments,
     qr,
+    refunds,
     render,
     runtime_payments,
     schemas,
@@ -94,6 +95,7 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     app.include_router(ledger.router)
     app.include_router(payments.router)
     app.include_router(wallets.router)
+    app.include_router(refunds.router)
     app.include_router(wallets.admin)
     app.include_router(webhooks.router)
     app.include_router(qr.router)

@@ -140,6 +140,11 @@ def install(app: FastAPI) -> None:
 
     async def on_database(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, DBAPIError)
+        if isinstance(exc.orig, psycopg.DataError):
+            # e.g. a NUL character in a path or query value: PostgreSQL text cannot hold it
+            return error_response(ApiError(
+                400, "parameter_invalid", "A value in the request cannot be stored or searched "
+                "for (it contains a NUL character or is out of range)."))  # fmt: skip
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable: %s", type(exc.orig).__name__)
             return error_response(service_unavailable())

@@ -30,6 +30,9 @@ def page_params(
         raise parameter_invalid(
             "ending_before", "Give at most one of `starting_after` and `ending_before`."
         )
+    for name, value in (("starting_after", starting_after), ("ending_before", ending_before)):
+        if value is not None and "\x00" in value:
+            raise parameter_invalid(name, f"`{name}` must be an object id.")
     return Page(limit, starting_after, ending_before)
 
 

@@ -29,6 +29,7 @@ from rongpay.payments.intents import from_row
 from rongpay.payments.ops import Change
 from rongpay.payments.types import Caller
 from rongpay.store.paging import fetch_page
+from rongpay.store.uow import unit_of_work
 
 router = APIRouter(tags=["payments"])
 
@@ -169,7 +170,7 @@ def list_intents(
     request: Request, caller: MerchantDep, engine: EngineDep, page: listing.PageDep
 ) -> Response:
     t = store.intents.c
-    with listing.cursor_errors(), engine.connect() as conn:
+    with listing.cursor_errors(), unit_of_work(engine, write=False) as conn:
         mine = [t.merchant_id == caller.merchant_id, t.livemode == caller.livemode]
         rows, more = fetch_page(conn, store.intents, mine, page)
     return listing.list_response(

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from rongpay.api.deps import runtime
 from rongpay.api.errors import ApiError
-from rongpay.payments.channels.card import CardNetwork
+from rongpay.payments.channels.card import CardNetwork, Chargeback
 from rongpay.payments.gateway import Gateway
 from rongpay.security.vault import Vault, VaultError
 
@@ -38,10 +38,17 @@ async def build(request: Request) -> Gateway:
         raise ApiError(503, "vault_unavailable", f"The card vault cannot start: {exc}",
                        type_="api_error") from None  # fmt: skip
     host, port = issuer_address()
-    card = CardNetwork(host, port)
-    await card.start()
+    holder: list[Gateway] = []
+
+    async def on_chargeback(notice: Chargeback) -> None:
+        await holder[0].on_chargeback(notice)
+
+    card = CardNetwork(host, port, on_chargeback=on_chargeback)
     base = os.environ.get(BASE_URL_ENV) or str(request.base_url).rstrip("/")
-    return Gateway(rt.engine(), vault=vault, card=card, base_url=base)
+    gateway = Gateway(rt.engine(), vault=vault, card=card, base_url=base)
+    holder.append(gateway)
+    await card.start()
+    return gateway
 
 
 async def gateway_of(request: Request) -> Gateway:

@@ -57,7 +57,7 @@ def load(conn: Connection, customer_id: str, livemode: bool, param: str = "id") 
 
 
 def get(engine: Engine, customer_id: str, livemode: bool) -> dict[str, Any]:
-    with engine.connect() as conn:
+    with unit_of_work(engine, write=False) as conn:
         return render(load(conn, customer_id, livemode))
 
 

@@ -10,26 +10,48 @@ reverses such attempts at start-up and fails them (never half-moved money).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from rongpay.payments import charges, merchants, methods, parse, steps, store, wallets
-from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult
-from rongpay.payments.errors import Kind, PaymentError, invalid
+from rongpay.payments import (
+    charges,
+    disputes,
+    merchants,
+    methods,
+    parse,
+    refunds,
+    steps,
+    store,
+    wallets,
+)
+from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult, Chargeback
+from rongpay.payments.errors import Kind, PaymentError, invalid, missing
 from rongpay.payments.idempotency import Idem
 from rongpay.payments.intents import Intent, authorize_transfers, involved_accounts, load, touch
 from rongpay.payments.methods import MethodInput
 from rongpay.payments.ops import Change, IntentOp, Plan, Results, Step, no_money
 from rongpay.payments.risk_gate import RiskGate
-from rongpay.payments.types import Caller, CaptureMethod, ChargeStatus, IntentStatus, new_id
+from rongpay.payments.types import (
+    Caller,
+    CaptureMethod,
+    ChargeStatus,
+    DisputeStatus,
+    IntentStatus,
+    new_id,
+)
 from rongpay.payments.writer import Tx, writer_for
 from rongpay.security.cards import CardDetails
 from rongpay.security.store import insert_record, load_record
 from rongpay.security.vault import Vault
+from rongpay.store.uow import unit_of_work
+
+log = logging.getLogger("rongpay.payments")
 
 CREATE_FIELDS = frozenset({
     "amount", "currency", "capture_method", "confirm", "customer", "description", "metadata",
@@ -109,7 +131,7 @@ class Gateway:
     ) -> Any:
         body = parse.body(raw or {}, CONFIRM_FIELDS)
         merchant = merchants.get(self.engine, caller.merchant_id)
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
         steps.require(intent, (IntentStatus.requires_payment_method,
                                IntentStatus.requires_confirmation), "confirm")  # fmt: skip
@@ -137,7 +159,7 @@ class Gateway:
     def _open_card(self, intent: Intent) -> CardDetails:
         pm = intent.payment_method or {}
         token = pm[str(pm["type"])]["token"]
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             record = load_record(conn, token)
         if record is None:
             raise invalid("payment_method_invalid", "The stored card is gone; send the card again.",
@@ -349,7 +371,7 @@ class Gateway:
     ) -> Any:
         body = parse.body(raw or {}, frozenset({"amount_to_capture"}))
         merchant = merchants.get(self.engine, caller.merchant_id)
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
         steps.require(intent, (IntentStatus.requires_capture,), "capture")
         amount = intent.amount_capturable
@@ -375,7 +397,7 @@ class Gateway:
         why = parse.choice(body.get("cancellation_reason"), "cancellation_reason",
                            ("duplicate", "fraudulent", "requested_by_customer", "abandoned"),
                            reason or "requested_by_customer")  # fmt: skip
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
         if intent.status == IntentStatus.requires_capture and (intent.method_type or "").startswith(
             "card"
@@ -390,7 +412,7 @@ class Gateway:
         if self.card is None:
             raise PaymentError(Kind.unavailable, "issuer_not_available",
                                "The card network is not connected; retry shortly.")  # fmt: skip
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             charge = charges.load(conn, str(intent.latest_charge))
         original = CardResult(
             **{**charge["network"], "outcome": CardOutcome(charge["network"]["outcome"])}
@@ -408,17 +430,105 @@ class Gateway:
                                f"{result.decline_code or result.outcome}.")  # fmt: skip
         return result
 
+    # -- refunds and disputes ---------------------------------------------------------------
+
+    async def refund(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
+        intent_id, asked, reason, metadata = refunds.parse_request(raw)
+        intent = self.retrieve(caller, intent_id)
+        card = (intent.method_type or "").startswith("card")
+        if not card:
+            op = IntentOp(caller.merchant_id, caller.livemode, intent_id,
+                          lambda tx, cur: refunds.reserve(cur, asked, reason, metadata,
+                                                          pending=False), idem=idem)  # fmt: skip
+            return await self.writer.run_async(op)
+        first = IntentOp(caller.merchant_id, caller.livemode, intent_id,
+                         lambda tx, cur: refunds.reserve(cur, asked, reason, metadata,
+                                                         pending=True),
+                         idem=idem, idem_phase="reserve")  # fmt: skip
+        reserved = await self.writer.run_async(first)
+        if not isinstance(reserved, Change):
+            return reserved  # a replayed response
+        row = reserved.extra["refund"]
+        failure = None
+        try:
+            await self._card_call("refund", reserved.intent, int(row["amount"]))
+        except PaymentError as exc:
+            failure = exc.code
+        end = IntentOp(caller.merchant_id, caller.livemode, intent_id,
+                       lambda tx, cur: refunds.finish(cur, row, failure is None, failure),
+                       idem=idem, idem_phase="complete")  # fmt: skip
+        return await self.writer.run_async(end)
+
+    async def on_chargeback(self, notice: Chargeback) -> None:
+        """The issuer disputes a card payment: hold the funds, open the dispute (idempotent:
+        a repeated advice for the same charge changes nothing)."""
+        c = store.charges.c
+        with unit_of_work(self.engine, write=False) as conn:
+            row = conn.execute(sa.select(c.id, c.intent_id, c.merchant_id, c.livemode)
+                               .where(c.network_ref == notice.rrn)).first()  # fmt: skip
+        if row is None:
+            log.warning("chargeback for an unknown transaction (rrn %s): ignored", notice.rrn)
+            return
+        merchant = merchants.get(self.engine, row.merchant_id)
+
+        def step(tx: Tx, intent: Intent) -> Plan:
+            d = store.disputes.c
+            exists = tx.conn.execute(sa.select(d.id).where(d.charge_id == row.id)).first()
+            if exists is not None:
+                return no_money(Change(intent))
+            charge = charges.load(tx.conn, row.id)
+            return disputes.open_dispute(intent, charge, merchant, notice.amount_minor,
+                                         notice.reason)  # fmt: skip
+
+        await self.writer.run_async(
+            IntentOp(row.merchant_id, bool(row.livemode), row.intent_id, step)
+        )
+
+    def _dispute(self, caller: Caller, dispute_id: str) -> dict[str, Any]:
+        with unit_of_work(self.engine, write=False) as conn:
+            found = conn.execute(sa.select(store.disputes)
+                                 .where(store.disputes.c.id == dispute_id)).first()  # fmt: skip
+        if (
+            found is None
+            or (not caller.is_admin and found.merchant_id != caller.merchant_id)
+            or (bool(found.livemode) != caller.livemode)
+        ):
+            raise missing("dispute", dispute_id)
+        out = dict(found._mapping)
+        out["evidence"] = orjson.loads(out["evidence"])
+        return out
+
+    def get_dispute(self, caller: Caller, dispute_id: str) -> dict[str, Any]:
+        return disputes.render(self._dispute(caller, dispute_id))
+
+    async def update_dispute(self, caller: Caller, dispute_id: str, raw: object) -> Any:
+        evidence, submit = disputes.parse_update(raw)
+        found = self._dispute(caller, dispute_id)
+        return await self._dispute_op(found, lambda tx, cur: disputes.update(
+            cur, self._dispute(caller, dispute_id), evidence, submit))  # fmt: skip
+
+    async def close_dispute(self, caller: Caller, dispute_id: str, outcome: str) -> Any:
+        """The merchant accepts (lost), or the operator records the network's decision."""
+        found = self._dispute(caller, dispute_id)
+        result = DisputeStatus(outcome)
+        return await self._dispute_op(found, lambda tx, cur: disputes.close(
+            cur, self._dispute(caller, dispute_id), result))  # fmt: skip
+
+    async def _dispute_op(self, found: dict[str, Any], step: Step) -> Any:
+        op = IntentOp(found["merchant_id"], bool(found["livemode"]), found["intent_id"], step)
+        return await self.writer.run_async(op)
+
     # -- reads ------------------------------------------------------------------------------
 
     def retrieve(self, caller: Caller, intent_id: str) -> Intent:
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             return load(conn, intent_id, caller.merchant_id, caller.livemode)
 
     def expire_due(self, now: int | None = None, limit: int = 500) -> int:
         """Cancel authorisations nobody captured in time (the ledger hold lapses with them)."""
         t = store.intents.c
         when = int(time.time()) if now is None else now
-        with self.engine.connect() as conn:
+        with unit_of_work(self.engine, write=False) as conn:
             rows = conn.execute(
                 sa.select(t.id, t.merchant_id, t.livemode)
                 .where(t.status == "requires_capture", t.expires < when).limit(limit)

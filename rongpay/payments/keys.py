@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from rongpay.payments import store
 from rongpay.payments.types import Caller, new_id
+from rongpay.store.uow import unit_of_work
 
 KEY_CACHE_S = 5.0
 KEY_CACHE_LIMIT = 10_000
@@ -87,7 +88,7 @@ def _load(engine: Engine, digest: str) -> tuple[Caller | None, str]:
         .join(store.merchants, m.id == k.merchant_id)
         .where(k.key_hash == digest, k.revoked.is_(None), m.status == "active")
     )
-    with engine.connect() as conn:
+    with unit_of_work(engine, write=False) as conn:
         row = conn.execute(query).first()
     if row is None:
         return None, ""

@@ -99,7 +99,7 @@ def get(engine: Engine, merchant_id: str) -> Merchant:
     now = time.monotonic()
     if hit is not None and now - hit[1] < _cache.TTL_S:
         return hit[0]
-    with engine.connect() as conn:
+    with unit_of_work(engine, write=False) as conn:
         row = conn.execute(
             sa.select(store.merchants).where(store.merchants.c.id == merchant_id)
         ).first()
@@ -114,7 +114,7 @@ def get(engine: Engine, merchant_id: str) -> Merchant:
 
 
 def list_all(engine: Engine, limit: int = 100) -> list[Merchant]:
-    with engine.connect() as conn:
+    with unit_of_work(engine, write=False) as conn:
         rows = conn.execute(
             sa.select(store.merchants).order_by(store.merchants.c.seq.desc()).limit(limit)
         )

@@ -94,6 +94,8 @@ class IntentOp(Op[Change]):
         after = change.intent
         if self.before is None:
             tx.insert(store.intents, intents.to_row(after))
+            if not any(t == "payment_intent.created" for t, _ in change.events):
+                change.events.insert(0, ("payment_intent.created", render.intent(after)))
         else:
             delta = intents.changes(self.before, after)
             if delta:

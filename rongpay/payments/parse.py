@@ -65,7 +65,7 @@ def country(value: object, param: str = "country") -> str:
 def text(value: object, param: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
         raise invalid(
             "parameter_invalid", f"`{param}` must be text of 1 to {limit} characters.", param
         )
@@ -100,7 +100,13 @@ def metadata(value: object, param: str = "metadata") -> dict[str, str]:
         )
     out: dict[str, str] = {}
     for k, v in value.items():
-        if not isinstance(k, str) or not 0 < len(k) <= 40 or not isinstance(v, str) or len(v) > 500:
+        if (
+            not isinstance(k, str)
+            or not 0 < len(k) <= 40
+            or not isinstance(v, str)
+            or len(v) > 500
+            or "\x00" in k + v
+        ):
             message = f"`{param}` keys are text up to 40 characters, values up to 500."
             raise invalid(
                 "parameter_invalid", message, f"{param}[{k}]" if isinstance(k, str) else param

@@ -28,6 +28,7 @@ from rongpay.payments import accounts, customers, parse, store
 from rongpay.payments.errors import Kind, PaymentError, invalid
 from rongpay.payments.types import new_id
 from rongpay.payments.writer import Op, Tx
+from rongpay.store.uow import unit_of_work
 
 OK = (CreateTransferResult.ok, CreateTransferResult.exists)
 
@@ -142,7 +143,7 @@ def parse_movement(raw: object, fields: frozenset[str]) -> tuple[dict[str, Any],
 def balances(engine: Any, customer_id: str, livemode: bool) -> dict[str, Any]:
     from rongpay.ledger import service as ledger
 
-    with engine.connect() as conn:
+    with unit_of_work(engine, write=False) as conn:
         customers.load(conn, customer_id, livemode)
     prefix = accounts.wallet(livemode, customer_id, "XXX").id[:-3]
     out = []
