@@ -98,8 +98,15 @@ def failed_attempt(
                   "outcome": orjson.dumps(outcome).decode(),
                   "network": orjson.dumps(network).decode() if network else None}  # fmt: skip
         change.updates.append((store.charges, charge_id, values))
+        change.event("charge.failed", _charge_event(after, charge_id, "failed"))
     change.event("payment_intent.payment_failed")
     return change
+
+
+def _charge_event(intent: Intent, charge_id: str, status: str) -> dict[str, Any]:
+    return {"id": charge_id, "object": "charge", "amount": intent.amount,
+            "currency": intent.currency.lower(), "payment_intent": intent.id, "status": status,
+            "failure_code": (intent.last_payment_error or {}).get("decline_code")}  # fmt: skip
 
 
 def challenged(
@@ -187,6 +194,7 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         fields["outcome"] = orjson.dumps(fields["outcome"]).decode()
         fields["network"] = orjson.dumps(network).decode() if network else None
         change.updates.append((store.charges, charge_id, fields))
+        change.event("charge.succeeded", _charge_event(after, charge_id, "succeeded"))
     change.event(
         "payment_intent.amount_capturable_updated" if manual else "payment_intent.succeeded"
     )
