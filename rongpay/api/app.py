@@ -35,6 +35,7 @@ from rongpay.api import (
 )
 from rongpay.api.deps import Runtime, runtime
 from rongpay.store import engine as store_engine
+from rongpay.web import checkout
 from rongpay.web import routes as web_routes
 from rongpay.webhooks.dispatcher import Dispatcher
 
@@ -100,6 +101,8 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     app.include_router(webhooks.router)
     app.include_router(qr.router)
     app.include_router(web_routes.router)
+    app.include_router(checkout.router)
+    app.state.gateway_factory = runtime_payments.gateway_of
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

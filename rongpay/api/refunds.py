@@ -12,7 +12,7 @@ from rongpay.api import listing, render, schemas
 from rongpay.api.auth import CallerDep, MerchantDep
 from rongpay.api.deps import EngineDep, json_body, optional_json_body
 from rongpay.api.errors import ApiError
-from rongpay.api.payments import GatewayDep, _answer, _idem, api_error
+from rongpay.api.payments import GatewayDep, _answer, _call, _client, _idem, api_error
 from rongpay.payments import disputes, refunds, store
 from rongpay.payments.errors import PaymentError
 from rongpay.payments.idempotency import Stored
@@ -127,3 +127,33 @@ async def resolve_dispute(
     if outcome not in ("won", "lost"):
         raise ApiError(400, "parameter_invalid", "`outcome` must be won or lost.", param="outcome")
     return await _dispute_call(gw.close_dispute(caller, dispute_id, outcome))
+
+
+# -- asynchronous channels ----------------------------------------------------------------
+
+
+@router.post(
+    "/v1/bank/callback", summary="The bank's signed outcome of a transfer (no API key)",
+    tags=["bank"], responses=schemas.errors(400, 404, 503,
+                                            bad="invalid_signature, invalid_callback, "
+                                                "callback_mismatch"),
+)  # fmt: skip
+async def bank_callback(request: Request, gw: GatewayDep) -> Response:
+    """Verified with the `Bank-Signature` header; a repeat is acknowledged and changes nothing."""
+    body = await request.body()
+    try:
+        result = await gw.bank_callback(body, request.headers.get("bank-signature"))
+    except PaymentError as exc:
+        raise api_error(exc) from None
+    return render.json_response(result)
+
+
+@router.post(
+    "/v1/qr_payments", summary="Pay a scanned merchant QR code from a wallet (admin)",
+    tags=["wallets"], responses=schemas.errors(400, 401, 402, 404, 503,
+                                               bad="qr_*, parameter_invalid, kyc_limit_exceeded"),
+)  # fmt: skip
+async def pay_qr(request: Request, caller: CallerDep, gw: GatewayDep, body: Body) -> Response:
+    if not caller.is_admin:
+        raise ApiError(403, "admin_required", "The wallet app (operator key) pays QR codes.")
+    return await _call(gw.pay_qr(caller.livemode, body, _client(request)))

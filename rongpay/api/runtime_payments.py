@@ -1,6 +1,8 @@
 """The gateway of a running app: built once per app on first use, with the card vault, the
 connection to the card issuer ($RONGPAY_ISSUER, host:port, default 127.0.0.1:8583: the
-sandbox issuer that `rongpay demo` starts) and the public base URL for hosted pages."""
+sandbox issuer that `rongpay demo` starts), the bank ($RONGPAY_BANK_URL and
+$RONGPAY_BANK_SECRET; bank transfers are refused without them) and the public base URL
+for hosted pages ($RONGPAY_BASE_URL, else the URL the first request came to)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from starlette.requests import Request
 
 from rongpay.api.deps import runtime
 from rongpay.api.errors import ApiError
+from rongpay.payments.channels.bank import BankChannel
 from rongpay.payments.channels.card import CardNetwork, Chargeback
 from rongpay.payments.gateway import Gateway
 from rongpay.security.vault import Vault, VaultError
@@ -18,6 +21,8 @@ from rongpay.security.vault import Vault, VaultError
 ISSUER_ENV = "RONGPAY_ISSUER"
 BASE_URL_ENV = "RONGPAY_BASE_URL"
 DEFAULT_ISSUER = "127.0.0.1:8583"
+BANK_URL_ENV = "RONGPAY_BANK_URL"  # the (sandbox) bank, e.g. http://127.0.0.1:8100
+BANK_SECRET_ENV = "RONGPAY_BANK_SECRET"  # our credentials there; it signs callbacks with it
 
 _lock = asyncio.Lock()
 
@@ -45,7 +50,11 @@ async def build(request: Request) -> Gateway:
 
     card = CardNetwork(host, port, on_chargeback=on_chargeback)
     base = os.environ.get(BASE_URL_ENV) or str(request.base_url).rstrip("/")
-    gateway = Gateway(rt.engine(), vault=vault, card=card, base_url=base)
+    bank = None
+    bank_url = os.environ.get(BANK_URL_ENV)
+    if bank_url:
+        bank = BankChannel(bank_url, os.environ.get(BANK_SECRET_ENV, ""))
+    gateway = Gateway(rt.engine(), vault=vault, card=card, bank=bank, base_url=base)
     holder.append(gateway)
     await card.start()
     return gateway
@@ -66,3 +75,5 @@ async def close(state: object) -> None:
     gw: Gateway | None = getattr(state, "gateway", None)
     if gw is not None and gw.card is not None:
         await gw.card.close()
+    if gw is not None and gw.bank is not None:
+        await gw.bank.close()

@@ -21,19 +21,29 @@ from sqlalchemy.engine import Engine
 
 from rongpay.payments import (
     charges,
+    customers,
     disputes,
     merchants,
     methods,
     parse,
+    redirects,
     refunds,
     steps,
     store,
     wallets,
 )
+from rongpay.payments.channels.bank import BankChannel, BankError
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult, Chargeback
 from rongpay.payments.errors import Kind, PaymentError, invalid, missing
 from rongpay.payments.idempotency import Idem
-from rongpay.payments.intents import Intent, authorize_transfers, involved_accounts, load, touch
+from rongpay.payments.intents import (
+    Intent,
+    authorize_transfers,
+    from_row,
+    involved_accounts,
+    load,
+    touch,
+)
 from rongpay.payments.methods import MethodInput
 from rongpay.payments.ops import Change, IntentOp, Plan, Results, Step, no_money
 from rongpay.payments.risk_gate import RiskGate
@@ -72,11 +82,12 @@ class Client:
 class Gateway:
     def __init__(
         self, engine: Engine, *, vault: Vault, card: CardNetwork | None = None,
-        base_url: str = "http://127.0.0.1:8000",
+        bank: BankChannel | None = None, base_url: str = "http://127.0.0.1:8000",
     ) -> None:  # fmt: skip
         self.engine = engine
         self.vault = vault
         self.card = card
+        self.bank = bank
         self.base_url = base_url.rstrip("/")
         self.risk = RiskGate(engine)
         self._cvc: dict[str, tuple[str, float]] = {}
@@ -197,6 +208,17 @@ class Gateway:
         if method.type in ("card", "card_present"):
             return await self._confirm_card(caller, intent, method, idem=idem, client=client,
                                             new=new, authenticated=authenticated)  # fmt: skip
+        if method.type == "bank_transfer":
+            return await self._confirm_bank(caller, intent, idem=idem, new=new)
+        if method.type == "qr":
+
+            def show(tx: Tx, cur: Intent) -> Plan:
+                current = intent if new else _refresh(cur, intent)
+                return redirects.qr_display(current, merchant, self.base_url)
+
+            op = IntentOp(merchant.id, caller.livemode, intent.id, show,
+                          new=intent if new else None, idem=idem)  # fmt: skip
+            return await self.writer.run_async(op)
         raise PaymentError(Kind.invalid, "payment_method_unavailable",
                            f"Payment method {method.type!r} is not available here yet.",
                            param="payment_method_data[type]")  # fmt: skip
@@ -430,6 +452,113 @@ class Gateway:
                                f"{result.decline_code or result.outcome}.")  # fmt: skip
         return result
 
+    # -- bank transfers and QR -------------------------------------------------------------
+
+    async def _confirm_bank(self, caller: Caller, intent: Intent, *, idem: Idem | None,
+                            new: bool) -> Any:  # fmt: skip
+        if intent.capture_method == CaptureMethod.manual:
+            raise invalid("capture_method_unsupported", "Bank transfers are captured when the "
+                          "bank confirms them; use capture_method automatic.",
+                          "capture_method")  # fmt: skip
+        if self.bank is None:
+            raise PaymentError(Kind.unavailable, "bank_unavailable",
+                               "No bank is connected (set RONGPAY_BANK_URL).")  # fmt: skip
+        attempt = intent.attempts + 1
+        return_url = self._return_url(intent)
+        try:
+            order = await self.bank.create_order(
+                reference=f"{intent.id}:{attempt}", amount_minor=intent.amount,
+                currency=intent.currency, description=intent.description or intent.id,
+                return_url=return_url, callback_url=f"{self.base_url}/v1/bank/callback",
+            )  # fmt: skip
+        except BankError as exc:
+            raise PaymentError(Kind.unavailable, str(exc.code), exc.message) from None
+
+        def step(tx: Tx, current: Intent) -> Plan:
+            current = intent if new else _refresh(current, intent)
+            return redirects.bank_redirect(current, order.id, order.redirect_url, return_url,
+                                           attempt)  # fmt: skip
+
+        op = IntentOp(caller.merchant_id, caller.livemode, intent.id, step,
+                      new=intent if new else None, idem=idem)  # fmt: skip
+        return await self.writer.run_async(op)
+
+    def _return_url(self, intent: Intent) -> str:
+        return f"{self.base_url}/checkout/return/{intent.id}"
+
+    async def bank_callback(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """The bank's signed word on an order; applied once however often it comes."""
+        if self.bank is None:
+            raise PaymentError(Kind.unavailable, "bank_unavailable", "No bank is connected.")
+        try:
+            cb = self.bank.parse_callback(body, signature)
+        except BankError as exc:
+            raise invalid(str(exc.code), exc.message) from None
+        c = store.charges.c
+        with unit_of_work(self.engine, write=False) as conn:
+            row = conn.execute(sa.select(c.id, c.intent_id, c.merchant_id, c.livemode)
+                               .where(c.network_ref == cb.order)).first()  # fmt: skip
+        if row is None:
+            raise missing("bank order", cb.order, "order")
+        op = IntentOp(row.merchant_id, bool(row.livemode), row.intent_id,
+                      lambda tx, cur: redirects.bank_outcome(cur, row.id, cb.status,
+                                                             cb.failure_code, cb.amount_minor,
+                                                             cb.currency, cb.order))  # fmt: skip
+        change = await self.writer.run_async(op)
+        status = str(change.intent.status)
+        return {"received": True, "duplicate": bool(change.extra.get("duplicate")),
+                "payment_intent": change.intent.id, "status": status}  # fmt: skip
+
+    async def returned(self, intent_id: str) -> Intent:
+        """The customer is back from the bank (or the hosted page): the intent as it is now."""
+        with unit_of_work(self.engine, write=False) as conn:
+            row = conn.execute(sa.select(store.intents.c.merchant_id, store.intents.c.livemode)
+                               .where(store.intents.c.id == intent_id)).first()  # fmt: skip
+        if row is None:
+            raise missing("payment_intent", intent_id)
+        op = IntentOp(row.merchant_id, bool(row.livemode), intent_id,
+                      lambda tx, cur: redirects.bank_returned(cur))  # fmt: skip
+        change: Change = await self.writer.run_async(op)
+        return change.intent
+
+    async def pay_qr(self, livemode: bool, raw: object, client: Client) -> Any:
+        """A customer's wallet app paid a scanned merchant-presented code (operator call)."""
+        body = parse.body(raw, frozenset({"customer", "payload", "amount"}))
+        customer = str(parse.text(body.get("customer"), "customer", required=True, limit=40))
+        merchant_id, intent_id, code_amount, currency = redirects.parse_scanned(body.get("payload"))
+        merchant = merchants.get(self.engine, merchant_id)
+        if intent_id is None:  # a static code: the customer typed the amount
+            amount = code_amount or body.get("amount")
+            caller = Caller(merchant.id, livemode)
+            new = {"amount": amount, "currency": currency.lower(), "description": "QR payment",
+                   "payment_method_data": {"type": "qr"}}  # fmt: skip
+            created = await self.create(caller, new, idem=None, client=client)
+            intent_id = created.intent.id
+
+        def step(tx: Tx, current: Intent) -> Plan:
+            cur = redirects.qr_paid(current, customer, code_amount)
+            payer = customers.load(tx.conn, customer, livemode, "customer")
+            spend = wallets.spend_check(tx, payer, cur.amount, cur.currency)
+            risk = self.risk.assess(cur, merchant, customer, payer.country, client.device_id,
+                                    client.ip)  # fmt: skip
+            if risk["decision"] == "block":
+                error = steps.payment_error("payment_declined", "fraudulent")
+                return no_money(steps.failed_attempt(cur, error, risk=risk))
+            plan = redirects.qr_charge(cur, risk)
+            settle = plan.settle
+
+            def settle_and_count(results: Results) -> Change:
+                change = settle(results)
+                if change.intent.status != IntentStatus.requires_payment_method:
+                    wallets.spend_rows(change, spend)
+                return change
+
+            plan.settle = settle_and_count
+            return plan
+
+        op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(customer,))
+        return await self.writer.run_async(op)
+
     # -- refunds and disputes ---------------------------------------------------------------
 
     async def refund(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
@@ -523,6 +652,16 @@ class Gateway:
     def retrieve(self, caller: Caller, intent_id: str) -> Intent:
         with unit_of_work(self.engine, write=False) as conn:
             return load(conn, intent_id, caller.merchant_id, caller.livemode)
+
+    def find(self, intent_id: str) -> Intent:
+        """Any intent by id, for the hosted pages (the id itself is the capability)."""
+        with unit_of_work(self.engine, write=False) as conn:
+            row = conn.execute(
+                sa.select(store.intents).where(store.intents.c.id == intent_id)
+            ).first()
+        if row is None:
+            raise missing("payment_intent", intent_id)
+        return from_row(row)
 
     def expire_due(self, now: int | None = None, limit: int = 500) -> int:
         """Cancel authorisations nobody captured in time (the ledger hold lapses with them)."""
