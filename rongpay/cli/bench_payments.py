@@ -58,7 +58,7 @@ def register(commands: Any, bench: Any) -> None:
     )
     p.add_argument("--payments", type=positive_int, default=10_000, metavar="N",
                    help="requests per phase (default 10000)")  # fmt: skip
-    p.add_argument("--concurrency", type=positive_int, default=64, metavar="C",
+    p.add_argument("--concurrency", type=positive_int, default=32, metavar="C",
                    help="concurrent clients, one keep-alive connection each")  # fmt: skip
     p.add_argument("--customers", type=positive_int, default=1000, metavar="M",
                    help="wallet customers the payments are spread over (default 1000)")  # fmt: skip
@@ -127,8 +127,8 @@ def print_report(report: dict[str, Any]) -> None:
           f"(simulated), {cfg['cpus']} CPUs, load {report['machine']['load_before']} before / "
           f"{report['machine']['load_after']} after")  # fmt: skip
     print(f"  {'phase':7} {'requests':>8} {'seconds':>8} {'per_s':>8} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'2xx ok':>7} {'succeed':>7} {'x floor':>7} {'client us':>9}  "
-          "errors")  # fmt: skip
+          f"{'p99 ms':>7} {'2xx ok':>7} {'succeed':>7} {'x floor':>7} {'server us':>9} "
+          f"{'client us':>9}  errors")  # fmt: skip
     for name in ("noop", "wallet", "card"):
         row = report.get(name)
         if row is None:
@@ -142,9 +142,11 @@ def print_report(report: dict[str, Any]) -> None:
               f"{row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} {row['ok']:>7} "
               f"{'-' if name == 'noop' else row['succeeded']:>7} "
               f"{'-' if ratio is None else f'{ratio:.2f}':>7} "
+              f"{row.get('server_cpu_us_per_request', 0):>9.0f} "
               f"{row['client_cpu_us_per_request']:>9.0f}  {errors}")  # fmt: skip
     if "noop" in report and "endpoint" in report["noop"]:
-        print(f"  floor: {report['noop']['endpoint']}")
+        print(f"  floor: {report['noop']['endpoint']}; server us and client us: CPU time per "
+              "request of the server process(es) and of the load generator")  # fmt: skip
     check = report["ledger_check"]
     print(f"  ledger check: {'OK' if check['ok'] else 'BROKEN'} ({check.get('accounts', '?')} "
           f"accounts, {check.get('transfers', '?')} transfers)")  # fmt: skip
@@ -251,10 +253,36 @@ class Stack:
         wait_healthy(self, timeout_s=120.0)
         self.say(f"server pid {self.server.pid} on 127.0.0.1:{port} ({self.db_url})")
 
+    def pids(self) -> dict[str, int]:
+        """The processes whose CPU time each phase reports (server and issuer)."""
+        issuer = [p for p in self.procs if p is not self.server]
+        found = {"server": self.server.pid} if self.server is not None else {}
+        return {**found, "issuer": issuer[0].pid} if issuer else found
+
     def stop_server(self) -> None:
         if self.server is not None and self.server in self.procs:
             self.procs.remove(self.server)
             stop_process(self.server)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of PID and its child processes (server workers), from /proc;
+    0.0 where /proc is missing (the figure is then absent, not wrong: it reads 0)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return 0.0
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if int(entry) == pid or (len(fields) > 13 and fields[1] == str(pid)):
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def read_line(proc: Any, timeout_s: float) -> str:
@@ -501,8 +529,12 @@ def _run_phases(stack: Stack, specs: dict[str, Any]) -> dict[str, dict[str, Any]
                 warm = replace(spec, requests=stack.config.warmup, idem_prefix=prefix)
                 pool.apply(run_phase, (warm,))
             stack.say(f"phase {name}: {spec.requests} requests, {spec.concurrency} clients")
-            out[name] = pool.apply(run_phase, (spec,)).as_dict()
-            out[name]["endpoint"] = f"{spec.method} {spec.path}"
+            before = {who: cpu_seconds(pid) for who, pid in stack.pids().items()}
+            out[name] = row = pool.apply(run_phase, (spec,)).as_dict()
+            row["endpoint"] = f"{spec.method} {spec.path}"
+            for who, pid in stack.pids().items():
+                used = cpu_seconds(pid) - before[who]
+                row[f"{who}_cpu_us_per_request"] = round(used * 1e6 / spec.requests, 1)
             stack.say(f"phase {name}: {out[name]['per_s']:.0f}/s, p99 {out[name]['p99_ms']} ms")
     finally:
         pool.terminate()

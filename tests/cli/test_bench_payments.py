@@ -46,7 +46,8 @@ def test_small_run_pays_balances_and_cleans_up(
     for name in ("noop", "wallet", "card"):
         phase = report[name]
         assert phase["requests"] == 24 and phase["ok"] == 24 and phase["errors"] == {}
-        for key in ("seconds", "per_s", "p50_ms", "p99_ms", "client_cpu_us_per_request"):
+        for key in ("seconds", "per_s", "p50_ms", "p99_ms", "client_cpu_us_per_request",
+                    "server_cpu_us_per_request"):  # fmt: skip
             assert phase[key] > 0, key
         assert phase["p50_ms"] <= phase["p99_ms"] <= phase["max_ms"]
     assert report["noop"]["endpoint"] == "POST /v1/ping"
