@@ -161,3 +161,82 @@ def _tally(report: SeedReport, kind: str, item_id: str, result: str) -> None:
         setattr(report, f"{kind}_existing", getattr(report, f"{kind}_existing") + 1)
     else:
         raise DemoError(f"demo {kind[:-1]} {item_id}: {result} (is this database another ledger?)")
+
+
+# -- the payment gateway's demo: merchants, wallet customers, a few payments ------------------
+
+GATEWAY_MERCHANTS = (
+    {"name": "Demo Bookshop", "country": "US", "city": "Portland", "default_currency": "usd"},
+    {"name": "Demo Teahouse", "country": "CN", "city": "Hangzhou", "default_currency": "cny"},
+)
+GATEWAY_CUSTOMERS = (
+    ({"name": "Alice Walker", "country": "US", "kyc_tier": "full"}, "USD", 50_000),
+    ({"name": "Wang Fang", "country": "CN", "kyc_tier": "basic"}, "CNY", 300_000),
+)
+
+
+@dataclass
+class GatewayDemo:
+    merchants: dict[str, str] = field(default_factory=dict)  # name -> id
+    secret_key: str = ""  # a fresh test key of the first merchant, shown once
+    customers: dict[str, str] = field(default_factory=dict)  # name -> id
+    fresh: bool = False
+
+
+def seed_gateway(engine: Engine) -> GatewayDemo:
+    """Merchants, wallet customers with mandates and balances, and a few wallet payments; a
+    second call reuses them and only issues a new test key to print."""
+    import asyncio
+    import secrets
+
+    import sqlalchemy as sa
+
+    from rongpay.payments import customers, merchants, store
+    from rongpay.payments.gateway import Client, Gateway
+    from rongpay.payments.types import Caller
+    from rongpay.payments.wallets import WalletOp
+    from rongpay.payments.writer import writer_for
+    from rongpay.security.vault import Vault
+    from rongpay.store.uow import unit_of_work
+
+    out = GatewayDemo()
+    with unit_of_work(engine, write=False) as conn:
+        known = {
+            r.name: r.id
+            for r in conn.execute(sa.select(store.merchants.c.name, store.merchants.c.id))
+        }
+        people = {
+            r.name: r.id
+            for r in conn.execute(sa.select(store.customers.c.name, store.customers.c.id))
+        }
+    keys: dict[str, str] = {}
+    for spec in GATEWAY_MERCHANTS:
+        if spec["name"] not in known:
+            merchant, issued = merchants.create(engine, spec)
+            known[spec["name"]] = merchant.id
+            keys[spec["name"]] = issued["secret_key"]
+            out.fresh = True
+        out.merchants[spec["name"]] = known[spec["name"]]
+    first = GATEWAY_MERCHANTS[0]["name"]
+    out.secret_key = keys.get(first) or merchants.issue_key(engine, known[first], {})["key"]
+    writer = writer_for(engine)
+    for spec, currency, topup in GATEWAY_CUSTOMERS:
+        name = str(spec["name"])
+        if name in people:
+            out.customers[name] = people[name]
+            continue
+        cid = customers.create(engine, False, spec)["id"]
+        out.customers[name] = cid
+        writer.run(WalletOp("topup", False, cid, topup, currency))
+        for merchant_id in out.merchants.values():
+            customers.grant_mandate(engine, cid, False, {"merchant": merchant_id})
+        gateway = Gateway(engine, vault=Vault([secrets.token_bytes(32)]))  # wallet only: no cards
+        merchant_id = out.merchants[first if currency == "USD" else GATEWAY_MERCHANTS[1]["name"]]
+        for amount in (1250, 4999):
+            method = {"type": "wallet", "wallet": {"customer": cid}}
+            body = {"amount": amount, "currency": currency.lower(), "confirm": True,
+                    "description": "demo order", "payment_method_data": method}  # fmt: skip
+            asyncio.run(
+                gateway.create(Caller(merchant_id, False), body, idem=None, client=Client())
+            )
+    return out

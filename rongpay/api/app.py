@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -73,7 +74,9 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
             log.warning("database unavailable at start-up; will retry on each request")
         dispatcher = Dispatcher(rt.engine)  # webhooks: delivers the outbox in the background
         dispatcher.start()
+        upkeep = asyncio.get_running_loop().create_task(runtime_payments.sweep_forever(app.state))
         yield
+        upkeep.cancel()
         await dispatcher.stop()
         await runtime_payments.close(app.state)
         rt.dispose()

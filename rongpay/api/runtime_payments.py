@@ -7,6 +7,7 @@ for hosted pages ($RONGPAY_BASE_URL, else the URL the first request came to)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from rongpay.payments.channels.card import CardNetwork, Chargeback
 from rongpay.payments.gateway import Gateway
 from rongpay.security.vault import Vault, VaultError
 
+log = logging.getLogger("rongpay.api")
 ISSUER_ENV = "RONGPAY_ISSUER"
 BASE_URL_ENV = "RONGPAY_BASE_URL"
 DEFAULT_ISSUER = "127.0.0.1:8583"
@@ -69,6 +71,28 @@ async def gateway_of(request: Request) -> Gateway:
             if gw is None:
                 gw = state.gateway = await build(request)
     return gw
+
+
+SWEEP_INTERVAL_S = 15.0
+
+
+async def sweep_forever(state: object) -> None:
+    """Background upkeep: cancel authorisations nobody captured in time, fail card attempts a
+    crash cut short. Runs only once the gateway exists (a first payment request built it)."""
+    from rongpay.payments.gateway import recover_stuck
+
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        gw: Gateway | None = getattr(state, "gateway", None)
+        if gw is None:
+            continue
+        try:
+            await asyncio.to_thread(gw.expire_due)
+            await asyncio.to_thread(recover_stuck, gw)
+        except Exception:  # a database that is down: try again next time
+            log.warning(
+                "payment upkeep failed; retrying in %.0f s", SWEEP_INTERVAL_S, exc_info=True
+            )
 
 
 async def close(state: object) -> None:

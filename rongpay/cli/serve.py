@@ -25,17 +25,22 @@ def register(commands: Any, bench: Any) -> None:
     _add_server_options(serve)
     serve.set_defaults(func=run_serve)
     demo = commands.add_parser(
-        "demo", help="seed demo accounts and transfers (idempotent), then serve them"
+        "demo", help="seed demo data (idempotent), then serve it with the sandbox issuer and bank"
     )
-    _add_server_options(demo)
+    _add_server_options(demo, sandbox_default=True)
     demo.add_argument("--no-serve", action="store_true", help="seed and print, do not serve")
     demo.set_defaults(func=run_demo)
 
 
-def _add_server_options(parser: argparse.ArgumentParser) -> None:
+def _add_server_options(parser: argparse.ArgumentParser, *, sandbox_default: bool = False) -> None:
     add_db_option(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument(
+        "--sandbox", action=argparse.BooleanOptionalAction, default=sandbox_default,
+        help="also start the simulated card issuer and bank as separate processes and point "
+        "the gateway at them (default: %(default)s)",
+    )  # fmt: skip
 
 
 def _open_database(db: str | None) -> tuple[str, Any]:
@@ -97,16 +102,22 @@ def _announce(host: str, port: int, key: str, generated: bool) -> str:
     return base
 
 
-def _serve(url: str, host: str, port: int, key: str) -> int:
+def _serve(url: str, host: str, port: int, key: str, sandbox: bool = False) -> int:
     import uvicorn
 
     from rongpay.api import create_app
+    from rongpay.cli import sandboxes
 
-    app = create_app(url, admin_key=key)
-    config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info",
-                            access_log=False)  # fmt: skip
-    server = uvicorn.Server(config)
-    server.run()
+    started = sandboxes.start() if sandbox else None
+    try:
+        app = create_app(url, admin_key=key)
+        config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info",
+                                access_log=False)  # fmt: skip
+        server = uvicorn.Server(config)
+        server.run()
+    finally:
+        if started is not None:
+            started.stop()
     return 0 if server.started else 1
 
 
@@ -116,7 +127,7 @@ def run_serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     key, generated = _admin_key()
     _announce(args.host, args.port, key, generated)
-    return _serve(url, args.host, args.port, key)
+    return _serve(url, args.host, args.port, key, args.sandbox)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -125,9 +136,13 @@ def run_demo(args: argparse.Namespace) -> int:
     url, engine = _open_database(args.db)
     try:
         report = demo.seed(engine)
+        gateway = demo.seed_gateway(engine)
     except demo.DemoError as exc:
         raise CliError(str(exc), exit_code=1) from None
     finally:
+        from rongpay.payments.writer import close_writer
+
+        close_writer(engine)
         engine.dispose()
     if report.fresh:
         _say(f"Seeded {report.accounts_created} accounts and {report.transfers_created} transfers.")
@@ -138,12 +153,14 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.no_serve:
         _say(f"Serve it with: rongpay serve (the admin key comes from ${ADMIN_KEY_ENV}).")
         _print_tour(base, f"${ADMIN_KEY_ENV}", report.sample)
+        _print_payments_tour(base, gateway)
         return 0
     _check_port(args.host, args.port)
     key, generated = _admin_key()
     _announce(args.host, args.port, key, generated)
     _print_tour(base, key if generated else f"${ADMIN_KEY_ENV}", report.sample)
-    return _serve(url, args.host, args.port, key)
+    _print_payments_tour(base, gateway)
+    return _serve(url, args.host, args.port, key, args.sandbox)
 
 
 def _print_tour(base: str, key: str, sample: dict[str, str]) -> None:
@@ -164,5 +181,26 @@ def _print_tour(base: str, key: str, sample: dict[str, str]) -> None:
         """"code":"payment"}]}'"""
     )
     _say(f"  open {base}/ in a browser and sign in with the admin key")
+    _say()
+    sys.stdout.flush()
+
+
+def _print_payments_tour(base: str, gateway: Any) -> None:
+    merchant = next(iter(gateway.merchants.items()))
+    alice = next(iter(gateway.customers.values()))
+    sk = gateway.secret_key
+    auth = f'-H "Authorization: Bearer {sk}" -H "Content-Type: application/json"'
+    card = ('{"amount":2000,"currency":"usd","confirm":true,"payment_method_data":{"type":'
+            '"card","card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,'
+            '"cvc":"123"}}}')  # fmt: skip
+    wallet = ('{"amount":1500,"currency":"usd","confirm":true,"payment_method_data":{"type":'
+              f'"wallet","wallet":{{"customer":"{alice}"}}}}}}')  # fmt: skip
+    _say(f"Payments: merchant {merchant[0]} ({merchant[1]}); its test secret key (shown once):")
+    _say(f"  {sk}")
+    _say(f"  curl {auth} {base}/v1/payment_intents -d '{card}'")
+    _say(f"  curl {auth} {base}/v1/payment_intents -d '{wallet}'")
+    _say(f"  curl {auth} '{base}/v1/payment_intents?limit=3'")
+    _say("  test cards: docs/reference/cards.md (4000000000000002 declines, "
+         "4000002500003155 asks for a code)")  # fmt: skip
     _say()
     sys.stdout.flush()

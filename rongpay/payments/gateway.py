@@ -684,6 +684,40 @@ class Gateway:
         return done
 
 
+STUCK_AFTER_S = 120  # a card attempt in `processing` longer than this was cut short by a crash
+
+
+def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200) -> int:
+    """Fail card attempts left in `processing` by a crashed process. No ledger transfer was
+    made for them (that happens only with the issuer's answer), so our books never hold half
+    a payment; the issuer releases its hold when its authorisation lapses, or when the
+    connector's queued reversal reaches it."""
+    t = store.intents.c
+    when = int(time.time()) if now is None else now
+    with unit_of_work(gateway.engine, write=False) as conn:
+        rows = conn.execute(
+            sa.select(t.id, t.merchant_id, t.livemode)
+            .where(t.status == "processing", t.updated < when - STUCK_AFTER_S).limit(limit)
+        ).all()  # fmt: skip
+    done = 0
+    for row in rows:
+
+        def step(tx: Tx, cur: Intent) -> Plan:
+            if cur.status != IntentStatus.processing or not (cur.method_type or "").startswith(
+                "card"
+            ):
+                return no_money(Change(cur))
+            text = "The payment was interrupted; nothing was charged."
+            error = steps.payment_error("processing_error", "processing_error", text)
+            return no_money(steps.failed_attempt(cur, error, risk=cur.risk,
+                                                 charge_id=cur.latest_charge))  # fmt: skip
+
+        op = IntentOp(row.merchant_id, bool(row.livemode), row.id, step)
+        gateway.writer.run(op)
+        done += 1
+    return done
+
+
 def _with_method(attached: Intent, step: Step) -> Step:
     """Confirming a stored intent with a method given now: the loaded intent takes it."""
     return lambda tx, current: step(tx, _refresh(current, attached))
