@@ -31,8 +31,9 @@ def page_params(
             "ending_before", "Give at most one of `starting_after` and `ending_before`."
         )
     for name, value in (("starting_after", starting_after), ("ending_before", ending_before)):
-        if value is not None and "\x00" in value:
-            raise parameter_invalid(name, f"`{name}` must be an object id.")
+        if value is not None and "\x00" in value:  # no id holds one (PostgreSQL text cannot)
+            raise ApiError(400, "resource_missing", f"{name}: no such object in this list",
+                           param=name)  # fmt: skip
     return Page(limit, starting_after, ending_before)
 
 

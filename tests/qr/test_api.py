@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rongpay.api.app import create_app
-from rongpay.api.qr import router
 from rongpay.qr import emv
 
 from .qrhelp import EMVCO_EXAMPLE, PROMPTPAY, samples
@@ -31,10 +30,7 @@ ENCODE = {
 
 
 def _app(tmp_path: Path) -> FastAPI:
-    app = create_app(f"sqlite:///{tmp_path / 'qr.db'}", admin_key=ADMIN_KEY)
-    if not any(getattr(r, "path", None) == "/v1/qr/decode" for r in app.routes):
-        app.include_router(router)  # until app.py includes it itself
-    return app
+    return create_app(f"sqlite:///{tmp_path / 'qr.db'}", admin_key=ADMIN_KEY)
 
 
 @pytest.fixture
