@@ -51,7 +51,8 @@ class PhaseSpec:
 
 @dataclass(frozen=True, slots=True)
 class PhaseResult:
-    """What a phase measured; latencies in milliseconds, from the client's clock."""
+    """What a phase measured; latencies in milliseconds, from the client's clock. PER_S
+    counts answered requests (any status): a request that got no answer is an error only."""
 
     name: str
     requests: int
@@ -184,7 +185,7 @@ async def _drive(spec: PhaseSpec) -> PhaseResult:
     assert 0 < spec.concurrency <= MAX_CONCURRENCY
     latencies: list[float] = []
     errors: Counter[str] = Counter()
-    counts = {"next": 0, "ok": 0, "succeeded": 0}
+    counts = {"next": 0, "ok": 0, "succeeded": 0, "answered": 0}
     bodies = spec.bodies or (b"",)
 
     async def client() -> None:
@@ -202,6 +203,7 @@ async def _drive(spec: PhaseSpec) -> PhaseResult:
                     errors[f"transport {type(exc).__name__}"] += 1
                     continue
                 latencies.append((time.perf_counter() - start) * 1000.0)
+                counts["answered"] += 1
                 if 200 <= status < 300:
                     counts["ok"] += 1
                     counts["succeeded"] += spec.success_marker in answer
@@ -216,7 +218,7 @@ async def _drive(spec: PhaseSpec) -> PhaseResult:
     latencies.sort()
     return PhaseResult(
         name=spec.name, requests=spec.requests, seconds=seconds,
-        per_s=spec.requests / seconds if seconds > 0 else 0.0,
+        per_s=counts["answered"] / seconds if seconds > 0 else 0.0,
         p50_ms=percentile(latencies, 0.50), p99_ms=percentile(latencies, 0.99),
         max_ms=latencies[-1] if latencies else 0.0, ok=counts["ok"],
         succeeded=counts["succeeded"], errors=dict(errors),

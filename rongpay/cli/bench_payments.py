@@ -531,6 +531,9 @@ def _run_phases(stack: Stack, specs: dict[str, Any]) -> dict[str, dict[str, Any]
             stack.say(f"phase {name}: {spec.requests} requests, {spec.concurrency} clients")
             before = {who: cpu_seconds(pid) for who, pid in stack.pids().items()}
             out[name] = row = pool.apply(run_phase, (spec,)).as_dict()
+            if stack.server.poll() is not None:
+                tail = stack.log_tail("server")
+                raise CliError(f"the server exited during the {name} phase: {tail}", 1)
             row["endpoint"] = f"{spec.method} {spec.path}"
             for who, pid in stack.pids().items():
                 used = cpu_seconds(pid) - before[who]
