@@ -31,6 +31,7 @@ from rongpay.api import (
     render,
     runtime_payments,
     schemas,
+    versions,
     wallets,
     webhooks,
 )
@@ -92,6 +93,7 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     )
     app.state.runtime = rt
     errors.install(app)
+    app.add_middleware(versions.VersionMiddleware)
     app.add_api_route(
         "/healthz", healthz, methods=["GET"], tags=["service"], summary="Liveness and database",
         response_model=schemas.Health, responses=schemas.errors(503),
