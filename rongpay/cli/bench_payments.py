@@ -20,6 +20,8 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,13 +189,13 @@ def machine_load() -> float:
 class Stack:
     """The processes of one run, stopped (and the scratch directory removed) on close."""
 
-    def __init__(self, config: BenchConfig, say: Any) -> None:
+    def __init__(self, config: BenchConfig, say: Any, db_url: str) -> None:
         self.config = config
         self.say = say
         self.dir = scratch_dir()
         self.procs: list[Any] = []
         self.admin_key = "rk_admin_" + secrets.token_urlsafe(24)
-        self.db_url = config.db or f"sqlite:///{self.dir / 'bench.db'}"
+        self.db_url = db_url  # may hold a password: passed by environment, never printed
         self.base: tuple[str, int] = ("127.0.0.1", 0)
         self.server: Any = None
 
@@ -244,14 +246,14 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k not in ("RONGPAY_DB",
                "RONGPAY_VAULT_KEY_FILE", "RONGPAY_BASE_URL")}  # fmt: skip
         env.update(RONGPAY_ADMIN_KEY=self.admin_key, RONGPAY_ISSUER=issuer,
-                   RONGPAY_VAULT_KEY=new_vault_key())  # fmt: skip
-        argv = ["serve", "--db", self.db_url, "--port", str(port)]
+                   RONGPAY_VAULT_KEY=new_vault_key(), RONGPAY_DB=self.db_url)  # fmt: skip
+        argv = ["serve", "--port", str(port)]
         if self.config.workers > 1:
             argv += ["--workers", str(self.config.workers)]
         self.server = self._spawn("server", argv, env)
         self.base = ("127.0.0.1", port)
         wait_healthy(self, timeout_s=120.0)
-        self.say(f"server pid {self.server.pid} on 127.0.0.1:{port} ({self.db_url})")
+        self.say(f"server pid {self.server.pid} on 127.0.0.1:{port} ({engine_name(self.db_url)})")
 
     def pids(self) -> dict[str, int]:
         """The processes whose CPU time each phase reports (server and issuer)."""
@@ -283,6 +285,34 @@ def cpu_seconds(pid: int) -> float:
         if int(entry) == pid or (len(fields) > 13 and fields[1] == str(pid)):
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+@contextmanager
+def scratch_database(db: str | None) -> Iterator[str]:
+    """A throw-away database on the engine and disk --db names (a temporary SQLite file
+    beside it, or a temporary PostgreSQL schema; default: a SQLite file in the temp folder),
+    dropped afterwards, as `rongpay bench ledger` does: a live database is never written."""
+    from sqlalchemy.exc import DBAPIError
+
+    from rongpay.ledger.bench import scratch_database as ledger_scratch
+    from rongpay.store import engine as store_engine
+
+    with ExitStack() as cleanup:
+        try:
+            url = store_engine.database_url(db or f"sqlite:///{tempfile.gettempdir()}/bench.db")
+            inside = cleanup.enter_context(ledger_scratch(url))
+        except store_engine.DatabaseUrlError as exc:
+            raise CliError(str(exc)) from None
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise CliError(f"cannot open the database: {reason}", 1) from None
+        except OSError as exc:  # the folder of a SQLite --db is missing or read-only
+            raise CliError(f"cannot make a scratch database beside --db: {exc.strerror}") from None
+        yield inside
+
+
+def engine_name(url: str) -> str:
+    return "postgresql" if url.startswith("postgres") else "sqlite"
 
 
 def read_line(proc: Any, timeout_s: float) -> str:
@@ -342,10 +372,9 @@ def ledger_check(db_url: str) -> dict[str, Any]:
     """`rongpay ledger check --json` on the bench database, in its own process."""
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k != "RONGPAY_DB"}
-    done = subprocess.run([sys.executable, "-m", "rongpay", "ledger", "check", "--db", db_url,
-                           "--json"], env=env, capture_output=True, text=True,
-                          timeout=1800)  # fmt: skip
+    env = {**os.environ, "RONGPAY_DB": db_url}
+    done = subprocess.run([sys.executable, "-m", "rongpay", "ledger", "check", "--json"],
+                          env=env, capture_output=True, text=True, timeout=1800)  # fmt: skip
     try:
         data = json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -567,7 +596,7 @@ def run_bench(config: BenchConfig, say: Any) -> dict[str, Any]:
     per_customer = -(-wallet_requests // config.customers)
     topup = AMOUNT_MINOR * per_customer * 2
     run_id = "bench-" + secrets.token_hex(4)
-    with Stack(config, say) as stack:
+    with scratch_database(config.db) as url, Stack(config, say, url) as stack:
         stack.start_server(stack.start_issuer())
         say(f"seeding 1 merchant and {config.customers} wallet customers")
         import asyncio
@@ -589,8 +618,8 @@ def run_bench(config: BenchConfig, say: Any) -> dict[str, Any]:
         "config": {"payments": config.payments, "concurrency": config.concurrency,
                    "customers": config.customers, "warmup": config.warmup,
                    "issuer_latency_ms": config.issuer_latency_ms, "workers": config.workers,
-                   "database": "postgresql" if (config.db or "").startswith("postgres")
-                   else "sqlite", "amount_minor": AMOUNT_MINOR, "currency": CURRENCY,
+                   "database": engine_name(config.db or ""), "amount_minor": AMOUNT_MINOR,
+                   "currency": CURRENCY,
                    "cpus": os.cpu_count()},
         "machine": {"load_before": load_before, "load_after": machine_load()},
     }  # fmt: skip

@@ -63,9 +63,12 @@ def test_small_run_pays_balances_and_cleans_up(
 
 
 def test_text_report_names_every_phase(
-    spawned: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    spawned: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main([*SMALL, "--phases", "noop,wallet"]) == 0
+    live = tmp_path / "live" / "rongpay.db"
+    live.parent.mkdir()
+    assert main([*SMALL, "--phases", "noop,wallet", "--db", f"sqlite:///{live}"]) == 0
+    assert list(live.parent.iterdir()) == []  # ran on a scratch file beside it, now gone
     out = capsys.readouterr().out
     assert "issuer latency 1.0 ms (simulated)" in out
     assert "  noop " in out and "  wallet " in out and "  card " not in out
@@ -96,6 +99,15 @@ def test_bad_options_are_messages(extra: list[str], capsys: pytest.CaptureFixtur
         code = int(exc.code or 0)
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bad_databases_are_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*SMALL, "--db", "mysql://x/y"]) == 2
+    assert "unsupported database URL" in capsys.readouterr().err
+    assert main([*SMALL, "--db", f"sqlite:///{tmp_path}/no/such/x.db"]) == 2
+    assert "cannot make a scratch database beside --db" in capsys.readouterr().err
+    assert main([*SMALL, "--db", "postgresql://nobody@127.0.0.1:1/none"]) == 1
+    assert "cannot open the database" in capsys.readouterr().err
 
 
 def test_parse_head() -> None:
