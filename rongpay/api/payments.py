@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from rongpay.api import listing, render, schemas
 from rongpay.api import payment_schemas as ps
-from rongpay.api.auth import MerchantDep
+from rongpay.api.auth import CallerDep, MerchantDep
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
 from rongpay.api.errors import ApiError, error_body
 from rongpay.api.runtime_payments import gateway_of
@@ -235,6 +235,20 @@ async def verify_challenge(
     request: Request, caller: MerchantDep, gw: GatewayDep, intent_id: str, body: Body
 ) -> Response:
     return await _call(gw.verify(caller, intent_id, body, client=_client(request)))
+
+
+@router.post(
+    "/v1/payment_intents/{intent_id}/release",
+    summary="Approve or reject a payment held by sanctions screening (admin)",
+    response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
+)  # fmt: skip
+async def release_intent(
+    request: Request, caller: CallerDep, gw: GatewayDep, intent_id: str, body: Body
+) -> Response:
+    """`{"decision": "approve" | "reject"}`; approve runs the payment, reject cancels it."""
+    if not caller.is_admin:
+        raise ApiError(403, "admin_required", "Only the operator releases held payments.")
+    return await _call(gw.release(caller, intent_id, body, client=_client(request)))
 
 
 _ = orjson

@@ -10,6 +10,7 @@ reverses such attempts at start-up and fails them (never half-moved money).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -34,8 +35,9 @@ from rongpay.payments import (
 )
 from rongpay.payments.channels.bank import BankChannel, BankError
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult, Chargeback
+from rongpay.payments.compliance_gate import ComplianceGate
 from rongpay.payments.errors import Kind, PaymentError, invalid, missing
-from rongpay.payments.idempotency import Idem
+from rongpay.payments.idempotency import Idem, Stored
 from rongpay.payments.intents import (
     Intent,
     authorize_transfers,
@@ -90,6 +92,7 @@ class Gateway:
         self.bank = bank
         self.base_url = base_url.rstrip("/")
         self.risk = RiskGate(engine)
+        self.compliance = ComplianceGate(engine)
         self._cvc: dict[str, tuple[str, float]] = {}
 
     @property
@@ -204,7 +207,7 @@ class Gateway:
                           new=intent if new else None, idem=idem)  # fmt: skip
             if not new:
                 op.step = _with_method(intent, step)
-            return await self.writer.run_async(op)
+            return await self._aftermath(await self.writer.run_async(op), merchant)
         if method.type in ("card", "card_present"):
             return await self._confirm_card(caller, intent, method, idem=idem, client=client,
                                             new=new, authenticated=authenticated)  # fmt: skip
@@ -247,13 +250,21 @@ class Gateway:
                 return plan
 
             return self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
-                                go)  # fmt: skip
+                                go, name=payer.name)  # fmt: skip
 
         return step
 
     def _decide(self, intent: Intent, merchant: Any, payer: str, country: str | None,
-                client: Client, authenticated: bool, go: Any) -> Plan:  # fmt: skip
-        """Risk first: block declines, challenge asks for a code, review and allow go on."""
+                client: Client, authenticated: bool, go: Any,
+                name: str | None = None) -> Plan:  # fmt: skip
+        """Screening first (a cross-border payer on a sanctions list holds the payment), then
+        risk: block declines, challenge asks for a code, review and allow go on. An attempt
+        re-run after a passed challenge or an analyst's release skips both."""
+        who = {"payer": payer, "country": country}
+        if not authenticated:
+            hold = self.compliance.screen(name, country, merchant.country)
+            if hold is not None:
+                return no_money(steps.held(intent, hold, who))
         risk = self.risk.assess(intent, merchant, payer, country, client.device_id, client.ip)
         decision = risk["decision"]
         card = (intent.method_type or "").startswith("card")
@@ -266,7 +277,43 @@ class Gateway:
             return no_money(
                 steps.challenged(intent, risk=risk, reason="risk", base_url=self.base_url)
             )
-        return go(intent, risk)  # type: ignore[no-any-return]
+        plan: Plan = go(intent, risk)
+        settle = plan.settle
+
+        def settle_and_tell(results: Results) -> Change:
+            change = settle(results)
+            change.extra["payer"] = who
+            return change
+
+        plan.settle = settle_and_tell
+        return plan
+
+    async def _aftermath(self, result: Any, merchant: Any) -> Any:
+        """After the commit: cases for held and reviewed payments, AML for completed ones."""
+        change = result.result if isinstance(result, Stored) else result
+        if not isinstance(change, Change):
+            return result
+        intent, who = change.intent, change.extra.get("payer") or {}
+        held = change.extra.get("held")
+        if held is not None:
+            await asyncio.to_thread(
+                self.compliance.open_case, f"screening:{intent.id}:{intent.attempts}",
+                "sanctions_screening", str(held["name"]), intent, 1.0,
+                f"payment {intent.id} held: payer {held['name']!r} matches "
+                + ", ".join(m["caption"] for m in held["matches"]),
+            )  # fmt: skip
+        if intent.status in (IntentStatus.succeeded, IntentStatus.requires_capture) and who:
+            risk = intent.risk or {}
+            if risk.get("decision") == "review":
+                await asyncio.to_thread(
+                    self.compliance.open_case, f"risk-review:{intent.id}:{intent.attempts}",
+                    "risk_review", str(who["payer"]), intent, float(risk.get("score", 0.5)),
+                    f"payment {intent.id} let through for review: "
+                    + ", ".join(risk.get("reasons") or ["model score"]),
+                )  # fmt: skip
+            self.compliance.completed(intent, str(who["payer"]), who.get("country"),
+                                      merchant.country)  # fmt: skip
+        return result
 
     # -- cards ------------------------------------------------------------------------------
 
@@ -298,23 +345,30 @@ class Gateway:
                 change.event("payment_intent.processing")
                 return no_money(change)
 
+            name = (pm.get("billing_details") or {}).get("name")
             return self._decide(current, merchant, details.get("fingerprint", ""), country,
-                                client, authenticated, go)  # fmt: skip
+                                client, authenticated, go, name=name)  # fmt: skip
 
         first = IntentOp(merchant.id, caller.livemode, intent.id, begin,
                          new=intent if new else None, idem=idem, idem_phase="reserve")  # fmt: skip
         started = await self.writer.run_async(first)
         if not isinstance(started, Change) or not started.extra.get("go"):
+            await self._aftermath(started, merchant)
             if idem is not None and isinstance(started, Change):
                 return await self._complete_idem(caller, started.intent, idem)
             return started
         processing = started.intent
         result = await self._authorize(processing, card, merchant, authenticated)
-        self._cvc.pop(intent.id, None) if result.outcome != CardOutcome.CHALLENGE_REQUIRED else None
+        if result.outcome != CardOutcome.CHALLENGE_REQUIRED:
+            self._cvc.pop(intent.id, None)
         end = IntentOp(merchant.id, caller.livemode, intent.id,
                        lambda tx, cur: self._card_outcome(cur, processing, result),
                        idem=idem, idem_phase="complete")  # fmt: skip
-        return await self.writer.run_async(end)
+        final = await self.writer.run_async(end)
+        change = final.result if isinstance(final, Stored) else final
+        if isinstance(change, Change):
+            change.extra.setdefault("payer", started.extra.get("payer"))
+        return await self._aftermath(final, merchant)
 
     async def _complete_idem(self, caller: Caller, intent: Intent, idem: Idem) -> Any:
         """A reserved key whose attempt ended without reaching the network (risk said no)."""
@@ -558,6 +612,27 @@ class Gateway:
 
         op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(customer,))
         return await self.writer.run_async(op)
+
+    async def release(self, caller: Caller, intent_id: str, raw: object, *,
+                      client: Client) -> Any:  # fmt: skip
+        """An analyst's decision on a payment held by screening: approve runs the attempt
+        (screening and challenge already passed), reject cancels the payment."""
+        body = parse.body(raw, frozenset({"decision"}))
+        decision = parse.choice(body.get("decision"), "decision", ("approve", "reject"), "")
+        if not decision:
+            raise invalid("parameter_missing", "`decision` must be approve or reject.", "decision")
+        found = self.find(intent_id)
+        if found.livemode != caller.livemode:
+            raise missing("payment_intent", intent_id)
+        owner = Caller(found.merchant_id, found.livemode)
+        op = IntentOp(found.merchant_id, found.livemode, intent_id,
+                      lambda tx, cur: steps.release_hold(cur, decision == "approve"))  # fmt: skip
+        change: Change = await self.writer.run_async(op)
+        if decision == "reject":
+            return change
+        method = self._stored_method(change.intent)
+        return await self._confirm(owner, change.intent, method, idem=None, client=client,
+                                   new=False, authenticated=True)  # fmt: skip
 
     # -- refunds and disputes ---------------------------------------------------------------
 

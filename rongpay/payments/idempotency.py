@@ -37,6 +37,7 @@ class Stored:
     status: int
     body: bytes
     replayed: bool
+    result: Any = None  # what the op returned, when this response was made just now
 
 
 @dataclass(frozen=True, slots=True)

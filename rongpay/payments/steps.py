@@ -134,6 +134,32 @@ def challenged(
     return change
 
 
+def held(intent: Intent, screening: dict[str, Any], who: dict[str, Any]) -> Change:
+    """Screening matched the payer: nothing moves until an analyst decides."""
+    after = touch(intent, status=IntentStatus.processing, next_action=None,
+                  risk={**(intent.risk or {}), "screening": screening})  # fmt: skip
+    change = Change(after, extra={"held": screening, "payer": who})
+    change.event("payment_intent.processing")
+    return change
+
+
+def release_hold(intent: Intent, approve: bool) -> Plan:
+    risk = intent.risk or {}
+    screening = risk.get("screening") or {}
+    if intent.status != IntentStatus.processing or screening.get("decision") != "hold":
+        raise unexpected_state("payment_intent", intent.id, str(intent.status), "release")
+    decided = {**risk, "screening": {**screening, "decision": "approved" if approve else
+                                     "rejected"}}  # fmt: skip
+    if approve:
+        return no_money(Change(touch(intent, status=IntentStatus.requires_confirmation,
+                                     risk=decided)))  # fmt: skip
+    after = touch(intent, status=IntentStatus.canceled, cancellation_reason="compliance",
+                  risk=decided, amount_capturable=0)  # fmt: skip
+    change = Change(after)
+    change.event("payment_intent.canceled")
+    return no_money(change)
+
+
 def _hash_code(intent_id: str, code: str) -> str:
     return hashlib.sha256(f"{intent_id}:{code}".encode()).hexdigest()
 
@@ -262,7 +288,8 @@ def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any]:
     if code is not None:
         customer = _spend_code(tx, intent, code)
         pm["wallet_customer"] = customer
-    else:
+        pm["authorised_by"] = "payment_code"  # a held payment, released later, needs no mandate
+    elif pm.get("authorised_by") != "payment_code":
         _check_mandate(tx, intent, str(customer), merchant_id)
     row = customers.load(tx.conn, str(customer), intent.livemode, "payment_method_data[wallet]")
     return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer), row

@@ -157,7 +157,7 @@ def _keep_response(op: Op[Any], tx: Tx, result: Any) -> Any:
         tx.insert(store.idempotency, idempotency.row(idem, now, status, body))
     else:
         idempotency.complete(tx.conn, idem, status, body)
-    return idempotency.Stored(status, body, replayed=False)
+    return idempotency.Stored(status, body, replayed=False, result=result)
 
 
 class PaymentWriter:
