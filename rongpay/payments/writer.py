@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from rongpay.ledger import service as ledger
 from rongpay.ledger.cache import BalanceCache
 from rongpay.ledger.store import Sql
-from rongpay.ledger.types import MAX_BATCH, Account, CreateTransferResult, Transfer
+from rongpay.ledger.types import MAX_BATCH, T_LINKED, Account, CreateTransferResult, Transfer
 from rongpay.payments import idempotency, store
 from rongpay.payments.errors import PaymentError
 
@@ -132,8 +132,9 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
             live.append((i, op, tx))
         accounts = {a.id: a for _, op, _ in live for a in op.accounts}
         meta = ledger.ensure_accounts(sql, meta, cache, list(accounts.values()))
-        requests = [
-            [(t, CreateTransferResult.ok, False) for t in op.transfers] for _, op, _ in live
+        requests = [  # the batch engine reads chains from this flag, as the parser sets it
+            [(t, CreateTransferResult.ok, bool(t.flags & T_LINKED)) for t in op.transfers]
+            for _, op, _ in live
         ]
         results, meta = ledger.submit(sql, meta, cache, requests)
         for (i, op, tx), result in zip(live, results, strict=True):
