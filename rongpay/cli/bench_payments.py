@@ -61,19 +61,19 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--payments", type=positive_int, default=10_000, metavar="N",
                    help="requests per phase (default 10000)")  # fmt: skip
     p.add_argument("--concurrency", type=positive_int, default=32, metavar="C",
-                   help="concurrent clients, one keep-alive connection each")  # fmt: skip
+                   help="clients, one keep-alive connection each (default 32)")  # fmt: skip
     p.add_argument("--customers", type=positive_int, default=1000, metavar="M",
                    help="wallet customers the payments are spread over (default 1000)")  # fmt: skip
     p.add_argument("--issuer-latency-ms", type=_latency, default=5.0, metavar="MS",
                    help="median answer time of the simulated issuer (default 5)")  # fmt: skip
-    p.add_argument("--workers", type=positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="server worker processes (`rongpay serve --workers`)")  # fmt: skip
     p.add_argument("--warmup", type=int, default=200, metavar="N",
                    help="untimed requests before each phase (default 200)")  # fmt: skip
     p.add_argument("--phases", default="noop,wallet,card",
                    help="comma-separated subset of noop,wallet,card")  # fmt: skip
     p.add_argument("--db", metavar="URL", default=None,
-                   help="database URL (default: a scratch SQLite file, removed after)")  # fmt: skip
+                   help="use a scratch file or schema beside this database")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_bench)
 
