@@ -426,3 +426,19 @@ def test_concurrent_wallet_payments_respect_the_day_limit(api: Api) -> None:
             answers = list(pool.map(api.post, ["/v1/payment_intents"] * 30, [body] * 30))
         assert all(r.status_code in (200, 402) for r in answers)
         assert 500_000 - available(api, cus, "cny") <= 100_000
+
+
+def test_a_payment_code_pays_once_when_twenty_tills_race(api: Api) -> None:
+    assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
+    for _ in range(3):
+        cus = customer(api)
+        topup(api, cus, 50_000)
+        body = {**code_intent(code_for(api, cus)), "confirm": True}
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(api.post, ["/v1/payment_intents"] * 20, [body] * 20))
+        paid = [r for r in answers if r.status_code == 200]
+        assert len(paid) <= 1, [r.json()["status"] for r in paid]
+        for r in answers:
+            if r.status_code != 200:
+                assert_error(r, 400, "payment_code_expired")
+        assert available(api, cus) >= 49_000
