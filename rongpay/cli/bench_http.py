@@ -24,6 +24,7 @@ MAX_HEADER_BYTES = 65_536
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_CONCURRENCY = 4096
 CONNECT_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 60.0  # a server that stops answering ends the bench, never hangs it
 
 
 class HttpError(Exception):
@@ -115,11 +116,12 @@ class Connection:
     async def send(self, data: bytes) -> tuple[int, bytes]:
         """(status, body); HttpError or OSError closes the connection (the next send reopens)."""
         try:
-            reader, writer = await self._open()
-            writer.write(data)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status, length, close = parse_head(head)
-            body = await reader.readexactly(length) if length else b""
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):  # TimeoutError is an OSError
+                reader, writer = await self._open()
+                writer.write(data)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, length, close = parse_head(head)
+                body = await reader.readexactly(length) if length else b""
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             await self.close()
             raise HttpError(f"connection closed or oversized head: {type(exc).__name__}") from None

@@ -161,3 +161,28 @@ def test_client_reads_keep_alive_answers() -> None:
             await server.wait_closed()
 
     assert asyncio.run(scenario()) == [(200, b"ok"), (200, b"ok")]
+
+
+def test_a_silent_server_is_a_timeout_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_http, "REQUEST_TIMEOUT_S", 0.2)
+
+    async def scenario() -> BaseException | None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read()  # reads and never answers
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        conn = bench_http.Connection("127.0.0.1", port)
+        spec = bench_http.PhaseSpec("t", "127.0.0.1", port, "GET", "/", "", (), 1, 1)
+        try:
+            await conn.send(bench_http.request_head(spec, 0, b""))
+        except OSError as exc:
+            return exc
+        finally:
+            await conn.close()
+            server.close()
+            await server.wait_closed()
+        return None
+
+    assert isinstance(asyncio.run(scenario()), TimeoutError)
