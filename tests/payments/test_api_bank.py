@@ -345,3 +345,36 @@ def test_a_callback_naming_another_reference_is_refused(world: World) -> None:
     body = callback(order_of(pi), "pi_someone_else:1")
     assert_error(post_callback(w, body, sign([BANK_SECRET], body)), 400, "callback_mismatch")
     assert w.gw.intent(pi["id"])["status"] == "requires_action"
+
+
+def test_refund_of_a_bank_transfer(world: World) -> None:
+    w = world
+    pi = start(w, 3000)
+    decide(w, order_of(pi), approve=True)
+    done = wait_status(w, pi["id"], "succeeded")
+    r = w.gw.post("/v1/refunds", {"payment_intent": pi["id"], "amount": 1000})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    assert w.gw.intent(pi["id"])["amount_refunded"] == 1000
+    clearing = w.gw.account("T:clearing:bank:USD")
+    assert clearing["debits_posted"] - clearing["credits_posted"] == 2000
+    assert w.gw.net() == 3000 - done["fee"] - 1000
+
+
+def test_a_bank_that_does_not_answer_is_503(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = free_socket()  # bound, never listening: connections are refused
+    try:
+        with issuer_running() as issuer:
+            set_env(monkeypatch, issuer, bank_url=f"http://127.0.0.1:{dead.getsockname()[1]}")
+            with TestClient(create_app(db_url, admin_key=ADMIN_KEY)) as client:
+                gw = new_merchant(client)
+                r = gw.post("/v1/payment_intents", {"amount": 1500, "currency": "usd",
+                                                    "payment_method_data": BANK})  # fmt: skip
+                pi = r.json()["id"]
+                err = assert_error(gw.post(f"/v1/payment_intents/{pi}/confirm"), 503,
+                                   "bank_unavailable")  # fmt: skip
+                assert err["type"] == "api_error"
+                after = gw.intent(pi)
+                assert (after["status"], after["latest_charge"]) == ("requires_confirmation", None)
+    finally:
+        dead.close()
+    assert_ledger_ok(db_url)

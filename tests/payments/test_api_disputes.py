@@ -262,3 +262,17 @@ def test_refund_of_a_charged_back_payment_fails_and_moves_nothing(
     assert gw.net() == 2000 - fee(2000) - DISPUTE_FEE - 2000
     assert issuer_fast.balances(DISPUTED_CARD, "USD") == (DEFAULT_BALANCE_MINOR,) * 2
     assert "refund.failed" in [e["type"] for e in gw.events("refund.*")]
+
+
+def test_dispute_in_another_currency_has_no_fee(gw: Api) -> None:
+    pi = gw.pay(DISPUTED_CARD, 5000, currency="eur")
+    dp = wait_dispute(gw, pi["id"])
+    assert (dp["amount"], dp["currency"]) == (5000, "eur")
+    eur = gw.balance("EUR")
+    assert eur["debits_pending"] == 5000
+    assert eur["credits_posted"] - eur["debits_posted"] == 5000 - pi["fee"]  # no dispute fee
+    assert gw.balance("USD")["debits_posted"] == 0
+    assert evidence(gw, dp["id"], "losing_evidence").json()["status"] == "lost"
+    eur = gw.balance("EUR")
+    assert eur["debits_pending"] == 0
+    assert eur["credits_posted"] - eur["debits_posted"] == -pi["fee"]
