@@ -197,3 +197,26 @@ def test_twenty_threads_one_key_card_payment(api: Api, env: Issuer) -> None:
     assert [i["id"] for i in intents(api)] == [first["id"]]
     assert env.balances(VISA, "USD") == (ISSUER_BALANCE_MINOR - 2500,) * 2
     assert merchant_balance(api)["credits_posted"] == 2500
+
+
+def test_twenty_threads_one_key_topup(api: Api) -> None:
+    cus = api.admin("/v1/customers", {}).json()["id"]
+    path = f"/v1/customers/{cus}/topups"
+    assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: api.admin(path, {"amount": 700, "currency": "usd"},
+                                                    **{KEY: "top"}), range(20)))  # fmt: skip
+    check_race(answers)
+    r = api.client.get(f"/v1/customers/{cus}/balance", headers=ADMIN)
+    assert r.json()["balances"][0]["available"] == 700
+
+
+def test_a_refused_request_does_not_keep_its_key(api: Api) -> None:
+    cus = api.admin("/v1/customers", {}).json()["id"]
+    body = {"amount": 1000, "currency": "usd", "confirm": True,
+            "payment_method_data": {"type": "wallet", "wallet": {"customer": cus}}}  # fmt: skip
+    assert_error(api.post("/v1/payment_intents", body, **{KEY: "w"}), 400, "mandate_missing")
+    assert api.admin(f"/v1/customers/{cus}/topups", {"amount": 5000, "currency": "usd"}).is_success
+    assert api.admin(f"/v1/customers/{cus}/mandates", {"merchant": api.id}).is_success
+    r = api.post("/v1/payment_intents", body, **{KEY: "w"})
+    assert r.status_code == 200 and "idempotent-replayed" not in r.headers, r.text
