@@ -123,6 +123,7 @@ def _parse_json(body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:  # orjson turns integers over 64 bits into floats; the stdlib keeps them exact
+        # (and it keeps lone UTF-16 surrogates, which each parser refuses with its own code)
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None

@@ -14,7 +14,7 @@ from rongpay.api.auth import MerchantDep
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
 from rongpay.api.errors import error_body
 from rongpay.api.payments import _answer, _idem, api_error
-from rongpay.payments import customers, wallets
+from rongpay.payments import customers, parse, wallets
 from rongpay.payments.errors import PaymentError
 from rongpay.payments.types import Caller
 from rongpay.payments.writer import writer_for
@@ -90,7 +90,7 @@ async def _movement(request: Request, engine: Any, kind: str, customer: str, bod
         fields_in, amount, cur = wallets.parse_movement(body, fields)
         to = None
         if kind == "transfer":
-            to = str(fields_in.get("to") or "")
+            to = str(parse.text(fields_in.get("to"), "to", required=True, limit=40))
             wallets.refuse_self(customer, to)
         idem = _idem(request, caller, body, _wallet_response)
         op = wallets.WalletOp(kind, caller.livemode, customer, amount, cur, to, idem=idem)

@@ -11,6 +11,7 @@ reverses such attempts at start-up and fails them (never half-moved money).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from rongpay.payments import (
     charges,
     customers,
     disputes,
+    idempotency,
     merchants,
     methods,
     parse,
@@ -143,6 +145,8 @@ class Gateway:
     async def confirm(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
+        if (stored := self._replay(idem)) is not None:
+            return stored
         body = parse.body(raw or {}, CONFIRM_FIELDS)
         merchant = merchants.get(self.engine, caller.merchant_id)
         with unit_of_work(self.engine, write=False) as conn:
@@ -158,6 +162,14 @@ class Gateway:
         else:
             intent = self._attach(intent, method, merchant)
         return await self._confirm(caller, intent, method, idem=idem, client=client, new=False)
+
+    def _replay(self, idem: Idem | None) -> Stored | None:
+        """A retried request whose first answer is stored: that answer, before any check of
+        the object's state (which the first request changed) or any network call."""
+        if idem is None:
+            return None
+        with unit_of_work(self.engine, write=False) as conn:
+            return idempotency.lookup(conn, idem)
 
     def _method(self, raw: object) -> MethodInput | None:
         return None if raw is None else methods.parse_method(raw, self.vault)
@@ -186,8 +198,8 @@ class Gateway:
 
     def _attach(self, intent: Intent, method: MethodInput, merchant: Any) -> Intent:
         pm = dict(method.public)
-        if method.payment_code is not None:
-            pm["_payment_code"] = method.payment_code
+        if method.payment_code is not None:  # only its hash is kept (never shown)
+            pm["_payment_code_hash"] = hashlib.sha256(method.payment_code.encode()).hexdigest()
         country = (
             (pm.get(method.type) or {}).get("country") if method.type.startswith("card") else None
         )
@@ -203,8 +215,10 @@ class Gateway:
         merchant = merchants.get(self.engine, caller.merchant_id)
         if method.type == "wallet":
             step = self._wallet_step(merchant, client, authenticated)
+            code = (intent.payment_method or {}).get("_payment_code_hash")
             op = IntentOp(merchant.id, caller.livemode, intent.id, step,
-                          new=intent if new else None, idem=idem)  # fmt: skip
+                          new=intent if new else None, idem=idem,
+                          extra_keys=(f"code:{code}",) if code else ())  # fmt: skip
             if not new:
                 op.step = _with_method(intent, step)
             return await self._aftermath(await self.writer.run_async(op), merchant)
@@ -230,7 +244,7 @@ class Gateway:
 
     def _wallet_step(self, merchant: Any, client: Client, authenticated: bool) -> Step:
         def step(tx: Tx, intent: Intent) -> Plan:
-            intent, payer = steps.payer_ready(tx, intent, merchant.id)
+            intent, payer, code = steps.payer_ready(tx, intent, merchant.id)
             intent = touch(intent, fee=steps.fee_for(merchant, intent, "wallet", payer.country))
             spend = wallets.spend_check(tx, payer, intent.amount, intent.currency)
 
@@ -244,6 +258,7 @@ class Gateway:
                     change = settle(results)
                     if change.intent.status != IntentStatus.requires_payment_method:
                         wallets.spend_rows(change, spend)
+                        steps.code_spent(change, code)
                     return change
 
                 plan.settle = settle_and_count
@@ -340,14 +355,24 @@ class Gateway:
                               attempts=i.attempts + 1, risk=risk,
                               last_payment_error=None)  # fmt: skip
                 change = Change(after, inserts=[(store.charges, row)], extra={"go": True})
-                if record is not None:
-                    change.direct.append(lambda conn: insert_record(conn, record))
                 change.event("payment_intent.processing")
                 return no_money(change)
 
             name = (pm.get("billing_details") or {}).get("name")
-            return self._decide(current, merchant, details.get("fingerprint", ""), country,
+            plan = self._decide(current, merchant, details.get("fingerprint", ""), country,
                                 client, authenticated, go, name=name)  # fmt: skip
+            if record is None:
+                return plan
+            settle = plan.settle
+
+            def settle_and_keep_card(results: Results) -> Change:
+                # the card is stored whatever happens now: a challenge or a hold resumes from it
+                change = settle(results)
+                change.direct.append(lambda conn: insert_record(conn, record))
+                return change
+
+            plan.settle = settle_and_keep_card
+            return plan
 
         first = IntentOp(merchant.id, caller.livemode, intent.id, begin,
                          new=intent if new else None, idem=idem, idem_phase="reserve")  # fmt: skip
@@ -445,6 +470,8 @@ class Gateway:
     async def capture(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
     ) -> Any:
+        if (stored := self._replay(idem)) is not None:
+            return stored
         body = parse.body(raw or {}, frozenset({"amount_to_capture"}))
         merchant = merchants.get(self.engine, caller.merchant_id)
         with unit_of_work(self.engine, write=False) as conn:
@@ -469,6 +496,8 @@ class Gateway:
 
     async def cancel(self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
                      reason: str | None = None) -> Any:  # fmt: skip
+        if (stored := self._replay(idem)) is not None:
+            return stored
         body = parse.body(raw or {}, frozenset({"cancellation_reason"}))
         why = parse.choice(body.get("cancellation_reason"), "cancellation_reason",
                            ("duplicate", "fraudulent", "requested_by_customer", "abandoned"),
@@ -557,7 +586,8 @@ class Gateway:
         op = IntentOp(row.merchant_id, bool(row.livemode), row.intent_id,
                       lambda tx, cur: redirects.bank_outcome(cur, row.id, cb.status,
                                                              cb.failure_code, cb.amount_minor,
-                                                             cb.currency, cb.order))  # fmt: skip
+                                                             cb.currency, cb.order,
+                                                             cb.reference))  # fmt: skip
         change = await self.writer.run_async(op)
         status = str(change.intent.status)
         return {"received": True, "duplicate": bool(change.extra.get("duplicate")),
@@ -807,13 +837,13 @@ def _refresh(current: Intent, attached: Intent) -> Intent:
 
 
 def _payer_country(intent: Intent) -> str | None:
+    """The country the fee's cross-border surcharge was judged on at confirmation: the
+    billing country, else the card's issuing country, else the wallet holder's."""
     pm = intent.payment_method or {}
-    country = (
-        (pm.get(str(pm.get("type"))) or {}).get("country")
-        if isinstance(pm.get(str(pm.get("type"))), dict)
-        else None
-    )
-    return (pm.get("billing_details") or {}).get("country") or country
+    details = pm.get(str(pm.get("type")))
+    card_country = details.get("country") if isinstance(details, dict) else None
+    billing = (pm.get("billing_details") or {}).get("country")
+    return billing or card_country or pm.get("payer_country")
 
 
 def _network(result: CardResult) -> dict[str, Any]:

@@ -24,6 +24,18 @@ def minimum_amount(currency: str) -> int:
     )
 
 
+def storable(text: str) -> bool:
+    """Text every engine can store: no NUL (PostgreSQL refuses it) and valid UTF-8 (no lone
+    UTF-16 surrogates, which a JSON body may carry as escapes)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def currency(value: object, param: str = "currency") -> str:
     if not isinstance(value, str) or value.strip().upper() not in currencies():
         raise invalid(
@@ -65,7 +77,9 @@ def country(value: object, param: str = "country") -> str:
 def text(value: object, param: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
+    if value is None:
+        raise invalid("parameter_missing", f"`{param}` is required.", param)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or not storable(value):
         raise invalid(
             "parameter_invalid", f"`{param}` must be text of 1 to {limit} characters.", param
         )
@@ -105,7 +119,7 @@ def metadata(value: object, param: str = "metadata") -> dict[str, str]:
             or not 0 < len(k) <= 40
             or not isinstance(v, str)
             or len(v) > 500
-            or "\x00" in k + v
+            or not storable(k + v)
         ):
             message = f"`{param}` keys are text up to 40 characters, values up to 500."
             raise invalid(

@@ -15,12 +15,13 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from rongpay.payments import charges, store
+from rongpay.ledger.types import T_LINKED, Transfer
+from rongpay.payments import accounts, charges, refunds, store
 from rongpay.payments.errors import Kind, PaymentError, invalid
 from rongpay.payments.intents import Intent, authorize_transfers, involved_accounts, touch
 from rongpay.payments.ops import Change, Plan, no_money
-from rongpay.payments.steps import charge_plan, failed_attempt, payment_error, require, succeed
-from rongpay.payments.types import ChargeStatus, IntentStatus, Merchant
+from rongpay.payments.steps import OK, charge_plan, failed_attempt, payment_error, require, succeed
+from rongpay.payments.types import ChargeStatus, IntentStatus, Merchant, new_id
 from rongpay.qr import emv
 from rongpay.qr import merchant as qr_merchant
 from rongpay.qr.errors import QrError
@@ -57,13 +58,27 @@ def bank_returned(intent: Intent) -> Plan:
 
 
 def bank_outcome(intent: Intent, charge_id: str, status: str, failure_code: str | None,
-                 amount: int, currency: str, order_id: str) -> Plan:  # fmt: skip
-    """The bank's callback: book the payment, or fail the attempt. A repeat changes nothing."""
+                 amount: int, currency: str, order_id: str, reference: str) -> Plan:  # fmt: skip
+    """The bank's callback: book the payment, or fail the attempt. A repeat changes nothing;
+    money that arrives for a payment canceled meanwhile is booked and returned at once."""
+    mismatch = invalid("callback_mismatch", "The bank's callback does not match the "
+                       "payment's reference, amount or currency.")  # fmt: skip
+    if (
+        not reference.startswith(f"{intent.id}:")
+        or amount != intent.amount
+        or (currency.upper() != intent.currency)
+    ):
+        raise mismatch
+    if (
+        intent.latest_charge == charge_id
+        and intent.status == IntentStatus.canceled
+        and (status == "succeeded" and not intent.amount_refunded)
+    ):
+        return _returned_late(intent, charge_id, order_id)
     if intent.latest_charge != charge_id or intent.status not in WAITING:
         return no_money(Change(intent, extra={"duplicate": True}))
-    if amount != intent.amount or currency.upper() != intent.currency:
-        raise invalid("callback_mismatch", "The bank's callback does not match the payment's "
-                      "amount or currency.")  # fmt: skip
+    if reference != f"{intent.id}:{intent.attempts}":
+        raise mismatch
     network = {"order": order_id, "status": status}
     if status != "succeeded":
         error = payment_error("bank_declined", failure_code or "declined_by_bank",
@@ -77,6 +92,40 @@ def bank_outcome(intent: Intent, charge_id: str, status: str, failure_code: str 
         authorize_transfers(intent, intent.attempts),
         involved_accounts(intent),
     )  # fmt: skip
+
+
+def _returned_late(intent: Intent, charge_id: str, order_id: str) -> Plan:
+    """The customer's bank paid after the payment was canceled: receive the money and send it
+    straight back (a refund), so the books show both and the merchant keeps nothing."""
+    clearing = accounts.clearing(intent.livemode, "bank", intent.currency).id
+    merchant = accounts.merchant(intent.livemode, intent.merchant_id, intent.currency).id
+    refund_id = new_id("re")
+    transfers = [
+        Transfer(f"{intent.id}:late", clearing, merchant, intent.amount, intent.currency,
+                 accounts.CAPTURE, T_LINKED, None, 0, intent.id),
+        Transfer(refund_id, merchant, clearing, intent.amount, intent.currency, accounts.REFUND,
+                 0, None, 0, intent.id),
+    ]  # fmt: skip
+    row = {
+        "id": refund_id, "intent_id": intent.id, "charge_id": charge_id,
+        "merchant_id": intent.merchant_id, "livemode": intent.livemode, "amount": intent.amount,
+        "currency": intent.currency, "status": "succeeded", "reason": "payment_canceled",
+        "failure_reason": None, "metadata": "{}", "created": int(time.time()),
+    }  # fmt: skip
+    after = touch(intent, amount_refunded=intent.amount)
+    change = Change(after, inserts=[(store.refunds, row)], extra={"late": True},
+                    updates=[(store.charges, charge_id, {
+                        "status": "succeeded", "captured": True, "amount_captured": intent.amount,
+                        "amount_refunded": intent.amount, "network_ref": order_id})])  # fmt: skip
+    change.event("refund.created", refunds.render(row))
+    opened = [accounts.clearing(intent.livemode, "bank", intent.currency),
+              accounts.merchant(intent.livemode, intent.merchant_id, intent.currency)]  # fmt: skip
+
+    def settle(results: list[Any]) -> Change:
+        assert all(r in OK for r in results), results  # neither account has a limit
+        return change
+
+    return Plan(settle, transfers, opened)
 
 
 # -- merchant-presented QR ------------------------------------------------------------------

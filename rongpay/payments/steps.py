@@ -216,7 +216,7 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         change.event("charge.succeeded", charges.render(row))
     else:
         fields["status"] = "succeeded"
-        fields["network_ref"] = (network or {}).get("rrn")
+        fields["network_ref"] = (network or {}).get("rrn") or (network or {}).get("order")
         fields["outcome"] = orjson.dumps(fields["outcome"]).decode()
         fields["network"] = orjson.dumps(network).decode() if network else None
         change.updates.append((store.charges, charge_id, fields))
@@ -278,21 +278,38 @@ def cancel(intent: Intent, reason: str) -> Plan:
     return Plan(settle, [void_transfer(intent)], involved_accounts(intent))
 
 
-def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any]:
-    """For a wallet payment: who pays, checked. A one-time payment code is spent here; a
-    customer id needs the customer's mandate for this merchant. Returns the intent with the
-    paying customer set, and the customer's row."""
+def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any, str | None]:
+    """For a wallet payment: who pays, checked. A one-time payment code (kept only as its
+    hash) names the customer; a customer id needs the customer's mandate for this merchant.
+    Returns the intent with the paying customer and country set, the customer's row, and the
+    code's hash to mark used if the payment succeeds (`code_spent`)."""
     pm = dict(intent.payment_method or {})
-    code = pm.pop("_payment_code", None)
+    digest = pm.get("_payment_code_hash")
     customer = pm.get("wallet_customer")
-    if code is not None:
-        customer = _spend_code(tx, intent, code)
+    if digest is not None and pm.get("authorised_by") != "payment_code":
+        customer = _check_code(tx, intent, str(digest))
         pm["wallet_customer"] = customer
         pm["authorised_by"] = "payment_code"  # a held payment, released later, needs no mandate
-    elif pm.get("authorised_by") != "payment_code":
+    elif digest is None:
         _check_mandate(tx, intent, str(customer), merchant_id)
     row = customers.load(tx.conn, str(customer), intent.livemode, "payment_method_data[wallet]")
-    return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer), row
+    pm["payer_country"] = row.country
+    after = touch(intent, payment_method=pm, customer_id=intent.customer_id or customer)
+    return after, row, digest
+
+
+def code_spent(change: Change, digest: str | None) -> None:
+    """Mark a payment code used, in the transaction of the payment that used it."""
+    if digest is None:
+        return
+    used_by = change.intent.id
+
+    def mark(conn: Any) -> None:
+        c = store.payment_codes.c
+        conn.execute(store.payment_codes.update().where(c.code_hash == digest)
+                     .values(used_by=used_by))  # fmt: skip
+
+    change.direct.append(mark)
 
 
 def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> None:
@@ -311,18 +328,14 @@ def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> N
         )
 
 
-def _spend_code(tx: Tx, intent: Intent, code: str) -> str:
+def _check_code(tx: Tx, intent: Intent, digest: str) -> str:
     c = store.payment_codes.c
-    digest = hashlib.sha256(code.encode()).hexdigest()
     row = tx.conn.execute(sa.select(store.payment_codes).where(c.code_hash == digest)).first()
     param = "payment_method_data[wallet][payment_code]"
     if row is None or bool(row.livemode) != intent.livemode:
         raise invalid("payment_code_invalid", "This payment code is not valid.", param)
     if row.used_by is not None or row.expires < int(time.time()):
         raise invalid("payment_code_expired", "This payment code was used or has expired.", param)
-    tx.conn.execute(
-        store.payment_codes.update().where(c.code_hash == digest).values(used_by=intent.id)
-    )
     return str(row.customer_id)
 
 

@@ -41,9 +41,7 @@ def _periods(now: float) -> tuple[str, str]:
 def spend_check(tx: Tx, customer: Any, amount: int, currency: str) -> list[tuple[str, int, bool]]:
     """Refuse (PaymentError `kyc_limit_exceeded`) or return the spend rows to write:
     (id, new total, exists)."""
-    if currency not in cny_factors():
-        return []
-    cny = to_cny_minor(amount, currency)
+    cny = to_cny_minor(amount, currency) if currency in cny_factors() else 0
     mode = "L" if customer.livemode else "T"
     day, year = _periods(time.time())
     ids = [f"{customer.id}:{mode}:{day}", f"{customer.id}:{mode}:{year}"]
