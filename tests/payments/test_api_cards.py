@@ -656,3 +656,28 @@ def test_an_unreachable_issuer_is_issuer_not_available(
     err = r.json()["error"]
     assert "issuer_not_available" in (err["code"], err.get("decline_code"))
     assert merchant_balance(api)["credits_posted"] == 0
+
+
+def test_three_d_secure_then_partial_capture(api: Api, env: Issuer) -> None:
+    pi = api.pay(THREE_DS[0], amount=5000, capture_method="manual").json()
+    code = pi["next_action"]["verify_with_code"]["test_code"]
+    r = api.post(f"/v1/payment_intents/{pi['id']}/verify_challenge", {"code": code})
+    assert r.status_code == 200 and r.json()["status"] == "requires_capture", r.text
+    r = api.post(f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": 3000})
+    assert r.status_code == 200 and r.json()["amount_received"] == 3000, r.text
+    assert env.balances(THREE_DS[0], "USD") == (ISSUER_BALANCE_MINOR - 3000,) * 2
+
+
+def test_a_declined_manual_intent_retried_with_another_card(api: Api, env: Issuer) -> None:
+    mastercard = "5555555555554444"
+    for then in ("capture", "cancel"):
+        r = api.pay("4000000000000002", amount=4000, capture_method="manual")
+        pi = assert_error(r, 402, "card_declined")["payment_intent"]
+        r = api.post(f"/v1/payment_intents/{pi['id']}/confirm",
+                     {"payment_method_data": card(mastercard)})  # fmt: skip
+        assert r.status_code == 200 and r.json()["status"] == "requires_capture", r.text
+        assert api.post(f"/v1/payment_intents/{pi['id']}/{then}").status_code == 200
+    assert env.balances(mastercard, "USD") == (ISSUER_BALANCE_MINOR - 4000,) * 2
+    balance = merchant_balance(api)
+    assert (balance["credits_posted"], balance["credits_pending"]) == (4000, 0)
+    assert balance["debits_posted"] == fee(4000, 29, 30)
