@@ -122,9 +122,14 @@ def free_socket() -> socket.socket:
 @contextmanager
 def app_served(db_url: str, sock: socket.socket) -> Iterator[str]:
     """The whole app (lifespan running) served by uvicorn on SOCK; yields its base URL."""
-    app = create_app(db_url, admin_key=ADMIN_KEY)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    with serving(create_app(db_url, admin_key=ADMIN_KEY), sock) as url:
+        yield url
+
+
+@contextmanager
+def serving(app: Any, sock: socket.socket) -> Iterator[str]:
+    """APP served by uvicorn (lifespan on) on SOCK from a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name="rongpay-app")  # fmt: skip
     thread.start()

@@ -276,3 +276,22 @@ def test_dispute_in_another_currency_has_no_fee(gw: Api) -> None:
     eur = gw.balance("EUR")
     assert eur["debits_pending"] == 0
     assert eur["credits_posted"] - eur["debits_posted"] == -pi["fee"]
+
+
+def test_racing_decisions_close_a_dispute_once(gw: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, dp = disputed_payment(gw)
+    path = f"/v1/disputes/{dp['id']}/resolve"
+    outcomes = ["won", "lost"] * 4
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda o: gw.admin(path, {"outcome": o}), outcomes))
+    done = [r for r in answers if r.status_code == 200]
+    assert len(done) == 1, [r.text for r in answers]
+    for r in answers:
+        if r.status_code != 200:
+            assert_error(r, 400, "dispute_unexpected_state")
+    final = done[0].json()["status"]
+    assert gw.get(f"/v1/disputes/{dp['id']}").json()["status"] == final
+    taken = 2000 if final == "lost" else 0
+    assert held(gw) == 0 and gw.net() == 2000 - fee(2000) - DISPUTE_FEE - taken

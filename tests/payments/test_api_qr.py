@@ -295,3 +295,19 @@ def test_an_expired_code_is_refused(gw: Api, monkeypatch: pytest.MonkeyPatch) ->
     r = pay_qr(gw, cus, payload_of(pi))
     assert r.status_code == 400, r.text
     assert wallet_available(gw, cus) == 5000
+
+
+def test_customers_racing_for_one_code_pay_it_once(gw: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    customers = [new_customer(gw, topup=2000) for _ in range(6)]
+    pi = show_qr(gw, 1234)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda c: pay_qr(gw, c, payload_of(pi)), customers))
+    assert sorted(r.status_code for r in answers) == [200] + [400] * 5, [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 400:
+            assert_error(r, 400, "payment_intent_unexpected_state")
+    left = sorted(wallet_available(gw, c) for c in customers)
+    assert left == [2000 - 1234] + [2000] * 5
+    assert gw.net() == 1234 - qr_fee(1234)
