@@ -39,7 +39,8 @@ def page(title: str, body: str, *, signed_in: bool = False) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)} · rongpay</title><style>{CSS}</style></head><body>"
-        f'<header><h1>rongpay back office</h1><a href="/">Ledger</a>'
+        '<header><h1>rongpay back office</h1><a href="/">Ledger</a>'
+        '<a href="/payments">Payments</a>'
         f'<a href="/docs">API docs</a><a href="/openapi.json">openapi.json</a>{logout}</header>'
         f"<main>{body}</main></body></html>"
     )

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from rongpay.ledger import service
-from rongpay.web import auth, pages
+from rongpay.payments.overview import overview
+from rongpay.web import auth, pages, payments_page
 
 router = APIRouter(tags=["back office"])
 
@@ -38,6 +39,14 @@ def home(request: Request) -> Response:
     if not auth.signed_in(request, rt.admin_key):
         return RedirectResponse("/login", status_code=303)
     return _html(pages.dashboard(service.overview(rt.engine())))
+
+
+@router.get("/payments", response_class=HTMLResponse, summary="Back office: payments")
+def payments(request: Request) -> Response:
+    rt = _runtime(request)
+    if not auth.signed_in(request, rt.admin_key):
+        return RedirectResponse("/login", status_code=303)
+    return _html(payments_page.payments(overview(rt.engine())))
 
 
 @router.get("/login", response_class=HTMLResponse, summary="Back office: sign-in form")
