@@ -681,3 +681,19 @@ def test_a_declined_manual_intent_retried_with_another_card(api: Api, env: Issue
     balance = merchant_balance(api)
     assert (balance["credits_posted"], balance["credits_pending"]) == (4000, 0)
     assert balance["debits_posted"] == fee(4000, 29, 30)
+
+
+def test_concurrent_confirms_charge_once(api: Api, env: Issuer) -> None:
+    assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
+    pi = api.post("/v1/payment_intents", {"amount": 1500, "currency": "usd"}).json()
+    body = {"payment_method_data": card(VISA)}
+    path = f"/v1/payment_intents/{pi['id']}/confirm"
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(api.post, [path] * 10, [body] * 10))
+    assert sum(r.status_code == 200 for r in answers) >= 1
+    for r in answers:
+        if r.status_code != 200:
+            assert_error(r, 400, "payment_intent_unexpected_state")
+    assert api.intent(pi["id"])["status"] == "succeeded"
+    assert env.balances(VISA, "USD") == (ISSUER_BALANCE_MINOR - 1500,) * 2
+    assert merchant_balance(api)["credits_posted"] == 1500
