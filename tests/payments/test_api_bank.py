@@ -36,12 +36,6 @@ from .e2e_support import (
 )
 
 BANK = {"type": "bank_transfer"}
-NETWORK_REF_LOST = (
-    "bug: steps.succeed (payments/steps.py, `fields['network_ref'] = "
-    "(network or {}).get('rrn')`) overwrites a bank charge's network_ref (the "
-    "order id) with None on success, so a repeated callback for that order is "
-    "404 resource_missing instead of 200 duplicate, and the bank keeps retrying"
-)
 
 
 @dataclass
@@ -205,7 +199,6 @@ def test_a_bank_that_calls_twice_books_once(twice: World) -> None:
     assert len(succeeded) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=NETWORK_REF_LOST)
 def test_the_banks_duplicate_callback_is_acknowledged(twice: World) -> None:
     w = twice
     pi = start(w, 2500)
@@ -249,7 +242,6 @@ def test_tampered_and_foreign_callbacks_are_refused(world: World) -> None:
     assert after["status"] == "requires_action" and w.gw.net() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=NETWORK_REF_LOST)
 def test_replayed_and_contradicting_callbacks_change_nothing(world: World) -> None:
     w = world
     pi = start(w)
@@ -293,13 +285,6 @@ def test_a_waiting_transfer_cannot_be_canceled_once_processing(world: World) -> 
     wait_status(w, pi["id"], "succeeded")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an intent canceled while its bank order is open "
-    "(requires_action) ignores the bank's later approval as a duplicate "
-    "(payments/redirects.py bank_outcome): the customer paid, nothing is booked "
-    "or refunded; cancel should refuse, or the late approval be booked/flagged",
-)
 def test_money_approved_at_the_bank_after_cancel_is_not_lost(world: World) -> None:
     w = world
     pi = start(w)
@@ -338,12 +323,6 @@ def test_no_bank_configured_is_503(db_url: str, monkeypatch: pytest.MonkeyPatch)
     assert_ledger_ok(db_url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Gateway.bank_callback / redirects.bank_outcome never "
-    "compare the callback's `reference` with the intent and attempt "
-    "(docs/reference/bank.md: check reference, amount and currency)",
-)
 def test_a_callback_naming_another_reference_is_refused(world: World) -> None:
     w = world
     pi = start(w)

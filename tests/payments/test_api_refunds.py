@@ -141,11 +141,6 @@ def test_refund_needs_a_succeeded_payment(gw: Api) -> None:
                  "parameter_unknown")  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: payments/parse.py text(required=True) answers "
-    "parameter_invalid for an absent field; docs say parameter_missing",
-)
 def test_refund_without_payment_intent_is_parameter_missing(gw: Api) -> None:
     err = assert_error(gw.post("/v1/refunds", {"amount": 100}), 400, "parameter_missing")
     assert err["param"] == "payment_intent"
