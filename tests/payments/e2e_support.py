@@ -92,11 +92,12 @@ def issuer_running(dispute_after_s: float = 0.2) -> Iterator[Issuer]:
 
 
 @contextmanager
-def bank_running(**delivery: Any) -> Iterator[str]:
+def bank_running(max_orders: int = 1000, **delivery: Any) -> Iterator[str]:
     """The sandbox bank (simulated) on a thread, answering and calling back at once."""
     policy = DeliveryPolicy(delay_s=0, latency_ms=0, retry_base_s=0.05, **delivery)
-    with serve_in_thread(BankConfig(secret=BANK_SECRET, latency_ms=0, delivery=policy,
-                                    seed=7)) as url:  # fmt: skip
+    config = BankConfig(secret=BANK_SECRET, latency_ms=0, delivery=policy, seed=7,
+                        max_orders=max_orders)  # fmt: skip
+    with serve_in_thread(config) as url:
         yield url
 
 
