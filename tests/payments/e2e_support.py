@@ -64,6 +64,9 @@ class Issuer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     def stop(self) -> None:
+        """Stop serving (a test may stop it early: the network goes away); idempotent."""
+        if self.loop.is_closed():
+            return
         self.call(self.server.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)

@@ -273,3 +273,25 @@ def test_concurrent_refunds_never_exceed_the_amount(gw: Api, issuer_fast: Issuer
         assert issuer_fast.balances(VISA, "USD") == (DEFAULT_BALANCE_MINOR - 100,) * 2
     else:
         assert wallet_available(gw, cus) == 900
+
+
+def test_card_refund_while_the_issuer_is_down_fails_and_releases(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rongpay.api.app import create_app
+
+    with issuer_running() as issuer:
+        set_env(monkeypatch, issuer)
+        with TestClient(create_app(db_url, admin_key=ADMIN_KEY)) as client:
+            gw = new_merchant(client)
+            pi = gw.pay(VISA, 2000)["id"]
+            issuer.stop()  # the card network goes away
+            r = refund(gw, pi, 500)
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "failed" and r.json()["failure_reason"]
+            assert gw.intent(pi)["amount_refunded"] == 0
+            assert gw.net() == 2000 - fee(2000)
+            listed = gw.get("/v1/refunds", payment_intent=pi).json()["data"]
+            assert [x["status"] for x in listed] == ["failed"]
+            assert "refund.failed" in [e["type"] for e in gw.events("refund.*")]
+    assert_ledger_ok(db_url)
