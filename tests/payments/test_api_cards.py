@@ -441,12 +441,6 @@ def test_card_data_errors(api: Api, fields: dict[str, Any], code: str, param: st
 # -- the risk engine's own challenge --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py Gateway._confirm_card stores the vault record only in go(); when "
-    "the risk engine challenges a card payment the record is never written, so "
-    "verify_challenge answers 400 payment_method_invalid 'The stored card is gone'",
-)
 def test_a_risk_challenged_card_payment_completes_with_the_code(api: Api) -> None:
     """Many payments from one client make the risk engine ask for a code (test mode shows it);
     the right code must let the payment through."""
@@ -563,12 +557,6 @@ def test_malformed_requests_never_500(api: Api) -> None:
     assert wrong == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: api/deps.py _parse_json falls back to json.loads when orjson refuses a body, "
-    "and json.loads accepts lone UTF-16 surrogates ('\\ud800'); the text then fails to "
-    "encode in the webhook outbox or the database: 500 internal_error",
-)
 @pytest.mark.parametrize(
     ("admin", "path", "raw"),
     [

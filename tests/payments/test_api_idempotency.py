@@ -6,8 +6,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from .conftest import (
     ADMIN,
     ISSUER_BALANCE_MINOR,
@@ -112,12 +110,6 @@ def test_cancel_replay(api: Api) -> None:
     assert again.json() == first.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py Gateway.confirm checks the intent's status (steps.require) before "
-    "the writer looks the key up, so a retried confirm answers 400 "
-    "payment_intent_unexpected_state instead of replaying the first answer",
-)
 def test_confirm_replay(api: Api) -> None:
     pi = api.post("/v1/payment_intents", {"amount": 1000, "currency": "usd"}).json()
     path = f"/v1/payment_intents/{pi['id']}/confirm"
@@ -129,12 +121,6 @@ def test_confirm_replay(api: Api) -> None:
     assert again.headers["idempotent-replayed"] == "true"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py Gateway.capture checks the status (steps.require) and calls the "
-    "issuer before the writer looks the key up, so a retried capture answers 400 "
-    "payment_intent_unexpected_state instead of replaying the first answer",
-)
 def test_capture_replay(api: Api) -> None:
     pi = api.post("/v1/payment_intents", payment(capture_method="manual")).json()
     path = f"/v1/payment_intents/{pi['id']}/capture"

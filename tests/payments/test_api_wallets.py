@@ -143,11 +143,6 @@ def test_wallet_payment_without_enough_balance_is_402(api: Api) -> None:
     assert merchant_balance(api)["credits_posted"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: payments/writer.py:136 submits every transfer with linked=False, so the fee "
-    "transfer of a payment whose capture the ledger refused is still booked",
-)
 def test_a_refused_wallet_payment_books_no_fee(api: Api) -> None:
     cus = customer(api, country="US")
     topup(api, cus, 1000)
@@ -201,12 +196,6 @@ def test_wallet_manual_capture_and_void(api: Api) -> None:
     assert (balance["credits_posted"], balance["credits_pending"]) == (2000, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py:406 capture() recomputes the fee from _payer_country(), which "
-    "knows only card/billing countries, so a foreign wallet customer's cross-border "
-    "surcharge quoted at confirmation is dropped at capture",
-)
 def test_wallet_capture_keeps_the_cross_border_fee(api: Api) -> None:
     cus = customer(api, country="CN")
     topup(api, cus, 20_000)
@@ -255,11 +244,6 @@ def test_payment_code_of_another_mode_is_invalid(api: Api) -> None:
     assert_error(wallet_pay(api, 1000, code=r.json()["code"]), 400, "payment_code_invalid")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py:187 keeps the whole one-time code as payment_method._payment_code "
-    "on an unconfirmed intent; it is stored, rendered in the response and in webhooks",
-)
 def test_an_unconfirmed_intent_does_not_show_the_payment_code(api: Api) -> None:
     cus = customer(api)
     code = code_for(api, cus)
@@ -282,12 +266,6 @@ def test_an_unconfirmed_code_payment_can_be_confirmed_later(api: Api) -> None:
     assert available(api, cus) == 4000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: steps.py:296 _spend_code marks the code used inside prepare; when the same "
-    "prepare then refuses the payment (kyc_limit_exceeded) the group transaction still "
-    "commits that write, so the code is burnt by a payment that never happened",
-)
 def test_a_refused_payment_does_not_burn_the_code(api: Api) -> None:
     cus = customer(api, tier="unverified")
     topup(api, cus, 100_000, "cny")
@@ -321,11 +299,6 @@ def test_transfers(api: Api) -> None:
                  "resource_missing", "to")  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: api/wallets.py:_movement turns a missing `to` into '' and answers 404 "
-    "resource_missing \"No such customer: ''\" instead of 400 parameter_missing",
-)
 def test_a_transfer_without_a_recipient_is_400(api: Api) -> None:
     a = customer(api)
     r = api.admin(f"/v1/customers/{a}/transfers", {"amount": 1, "currency": "usd"})
@@ -390,12 +363,6 @@ def test_a_refused_movement_does_not_count_against_the_limits(api: Api) -> None:
         assert r.status_code == 200, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: wallets.py:44 spend_check returns no limit at all for a currency missing "
-    "from the CNY reference table (CZK, ILS, ...), so an unverified customer moves any "
-    "amount; compliance.kyc.check_limit would refuse it as unknown_currency",
-)
 def test_kyc_limits_hold_in_every_currency(api: Api) -> None:
     cus = customer(api, tier="unverified")
     topup(api, cus, 10_000_000, "czk")  # 100,000 CZK
