@@ -311,3 +311,31 @@ def test_customers_racing_for_one_code_pay_it_once(gw: Api) -> None:
     left = sorted(wallet_available(gw, c) for c in customers)
     assert left == [2000 - 1234] + [2000] * 5
     assert gw.net() == 1234 - qr_fee(1234)
+
+
+CONTROL_NAME = pytest.mark.xfail(
+    strict=True,
+    reason="bug: a merchant name with a control "
+    "character (accepted by POST /v1/merchants) makes "
+    "redirects.qr_payload raise QrError, uncaught: confirming a "
+    "QR payment answers 500 internal_error",
+)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("Tea\tHouse", marks=CONTROL_NAME),
+    pytest.param("Tea House\u0085Shop", marks=CONTROL_NAME),
+    "茶馆 Tea House ☕",
+    "A very long name for a tea house in the old town",
+])  # fmt: skip
+def test_any_merchant_name_gives_a_readable_code(gw: Api, name: str) -> None:
+    """Either the name is refused when the merchant is created, or its QR codes work."""
+    r = gw.admin("/v1/merchants", {"name": name, "country": "US", "default_currency": "usd"})
+    if r.status_code == 400:
+        assert_error(r, 400, "parameter_invalid")
+        return
+    assert r.status_code == 200, r.text
+    shop = Api(gw.client, r.json(), r.json()["secret_key"])
+    pi = show_qr(shop, 500)
+    decoded = emv.decode(payload_of(pi))
+    assert emv.amount_minor(decoded) == 500
