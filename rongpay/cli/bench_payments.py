@@ -106,12 +106,36 @@ def _config(args: argparse.Namespace) -> BenchConfig:
 def cmd_bench(args: argparse.Namespace) -> int:
     config = _config(args)
     say = _quiet if args.json else _progress
-    report = run_bench(config, say)
+    restore = _stop_on_sigterm()
+    try:
+        report = run_bench(config, say)
+    finally:
+        restore()
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report)
     return 0 if report["ledger_check"]["ok"] else 1
+
+
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (`timeout`, a CI runner, `kill`) unwinds like Ctrl-C, so the processes the
+    bench started are stopped and its scratch files removed; Python's default would just die.
+    Returns the function that puts the previous handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    fired: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not fired:  # a second SIGTERM must not break off the clean-up
+            fired.append(signum)
+            raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _progress(text: str) -> None:

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +92,33 @@ def test_a_failure_midway_still_stops_everything(
     assert "seeding failed" in capsys.readouterr().err
     assert len(spawned["procs"]) == 2 and all(p.poll() is not None for p in spawned["procs"])
     assert not spawned["dir"].exists()
+
+
+def test_sigterm_stops_everything_it_started(tmp_path: Path) -> None:
+    """`timeout` and CI runners send SIGTERM: the server and issuer go, the scratch goes."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "rongpay", *SMALL[:-2], "--payments", "100000"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stderr is not None
+    pids, line = [], ""
+    try:
+        while "phase noop" not in line:
+            line = proc.stderr.readline()
+            assert line, "the bench ended before its first phase"
+            pids += [int(p) for p in re.findall(r" pid (\d+) ", line)]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert len(pids) == 2
+    for pid in pids:  # stopped and reaped by the bench: no such process any more
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
