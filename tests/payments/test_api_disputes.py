@@ -16,6 +16,7 @@ from rongpay.payments.channels.card import Chargeback
 from rongpay.sim.issuer_book import DEFAULT_BALANCE_MINOR
 
 from .e2e_support import (
+    ADMIN,
     ADMIN_KEY,
     DISPUTED_CARD,
     VISA,
@@ -295,3 +296,25 @@ def test_racing_decisions_close_a_dispute_once(gw: Api) -> None:
     assert gw.get(f"/v1/disputes/{dp['id']}").json()["status"] == final
     taken = 2000 if final == "lost" else 0
     assert held(gw) == 0 and gw.net() == 2000 - fee(2000) - DISPUTE_FEE - taken
+
+
+def test_live_mode_evidence_waits_for_the_network(gw: Api) -> None:
+    r = gw.admin(f"/v1/merchants/{gw.id}/api_keys", {"livemode": True})
+    assert r.status_code == 200, r.text
+    live = Api(gw.client, gw.merchant, r.json()["key"])
+    pi = live.pay(DISPUTED_CARD, 2000)
+    assert pi["livemode"] is True
+    dp = wait_dispute(live, pi["id"])
+    assert dp["livemode"] is True
+    assert gw.get("/v1/disputes").json()["data"] == []  # the test key sees no live dispute
+    live_balance = live.account(f"L:mb:{gw.id}:USD")
+    assert live_balance["debits_pending"] == 2000
+    r = evidence(live, dp["id"], "winning_evidence")
+    assert r.status_code == 200 and r.json()["status"] == "under_review", r.text
+    path = f"/v1/disputes/{dp['id']}/resolve"
+    assert_error(gw.admin(path, {"outcome": "won"}), 404, "resource_missing")  # test mode
+    r = gw.client.post(path, json={"outcome": "won"},
+                       headers={**ADMIN, "Rongpay-Mode": "live"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["status"] == "won", r.text
+    assert live.account(f"L:mb:{gw.id}:USD")["debits_pending"] == 0
+    assert held(gw) == 0  # test mode's books never moved

@@ -169,3 +169,20 @@ def test_the_challenge_page_shows_no_text_from_the_link(gw: Api) -> None:
     _, path, _ = challenged(gw)
     lure = "Your card is blocked. Call +1 555 0100 now"
     assert lure not in gw.client.get(path, params={"error": lure}).text
+
+
+def test_live_mode_pages_never_show_the_code(gw: Api) -> None:
+    r = gw.admin(f"/v1/merchants/{gw.id}/api_keys", {"livemode": True})
+    assert r.status_code == 200, r.text
+    live = Api(gw.client, gw.merchant, r.json()["key"])
+    body = {"amount": 2500, "currency": "usd", "confirm": True,
+            "payment_method_data": card(THREE_DS_CARD)}  # fmt: skip
+    r = live.post("/v1/payment_intents", body)
+    assert r.status_code == 200 and r.json()["status"] == "requires_action", r.text
+    pi = r.json()
+    assert "test_code" not in pi["next_action"]["verify_with_code"]
+    page = gw.client.get(f"/checkout/challenge/{pi['id']}")
+    assert page.status_code == 200 and "<code>" not in page.text
+    assert "Sandbox" not in page.text and "test mode" not in page.text
+    events = live.get("/v1/events", type="payment_intent.requires_action").json()["data"]
+    assert events and all("test_code" not in str(e) for e in events)
