@@ -121,6 +121,16 @@ def test_bad_amounts(gw: Api, amount: Any) -> None:
     assert gw.intent(pi)["amount_refunded"] == 0
 
 
+def test_bad_reason_and_metadata(gw: Api) -> None:
+    pi = gw.pay(VISA, 2000)["id"]
+    err = assert_error(refund(gw, pi, 100, reason="because"), 400, "parameter_invalid")
+    assert err["param"] == "reason"
+    assert_error(refund(gw, pi, 100, metadata="x"), 400, "parameter_invalid")
+    assert_error(refund(gw, pi, 100, metadata={"k": {"nested": 1}}), 400, "parameter_invalid")
+    assert gw.intent(pi)["amount_refunded"] == 0
+    assert gw.get("/v1/refunds", payment_intent=pi).json()["data"] == []
+
+
 def test_refund_needs_a_succeeded_payment(gw: Api) -> None:
     r = gw.post("/v1/payment_intents", {"amount": 1000, "currency": "usd"})
     assert r.status_code == 200, r.text
