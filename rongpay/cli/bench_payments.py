@@ -235,12 +235,16 @@ class Stack:
         remove_dir(self.dir)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Any:
+        """`rongpay ARGV` with stderr to NAME.log; stdout is read only for the issuer's first
+        line (its port), so every other process writes it to the log too (a pipe nobody
+        reads would block it once full)."""
         import subprocess
 
         log = (self.dir / f"{name}.log").open("wb")
+        out = subprocess.PIPE if name == "issuer" else log
         try:
             proc = subprocess.Popen([sys.executable, "-m", "rongpay", *argv], env=env,
-                                    stdout=subprocess.PIPE, stderr=log)  # fmt: skip
+                                    stdout=out, stderr=log)  # fmt: skip
         finally:
             log.close()
         self.procs.append(proc)
