@@ -305,3 +305,20 @@ def test_card_refund_while_the_issuer_is_down_fails_and_releases(
             assert [x["status"] for x in listed] == ["failed"]
             assert "refund.failed" in [e["type"] for e in gw.events("refund.*")]
     assert_ledger_ok(db_url)
+
+
+def test_one_key_racing_refunds_once(gw: Api, issuer_fast: Issuer) -> None:
+    pi = gw.pay(VISA, 2000)["id"]
+    key = {"Idempotency-Key": "refund-race"}
+    body = {"payment_intent": pi, "amount": 700}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: gw.post("/v1/refunds", body, **key), range(8)))
+    done = [r for r in answers if r.status_code == 200]
+    assert done, [r.text for r in answers]
+    for r in answers:
+        if r.status_code != 200:
+            assert_error(r, 409, "idempotency_key_in_use")
+    assert len({r.json()["id"] for r in done}) == 1
+    assert gw.intent(pi)["amount_refunded"] == 700
+    assert len(gw.get("/v1/refunds", payment_intent=pi).json()["data"]) == 1
+    assert issuer_fast.balances(VISA, "USD") == (DEFAULT_BALANCE_MINOR - 1300,) * 2
