@@ -84,9 +84,12 @@ class Issuer:
 
 
 @contextmanager
-def issuer_running(dispute_after_s: float = 0.2) -> Iterator[Issuer]:
+def issuer_running(dispute_after_s: float = 0.2, advice_retry_s: float = 0.3
+                   ) -> Iterator[Issuer]:  # fmt: skip
+    """The sandbox issuer; ADVICE_RETRY_S is how long it waits for a chargeback's ack before
+    repeating the advice (0: it repeats at once, every time)."""
     issuer = Issuer(IssuerConfig(latency_ms=1, jitter=0.0, dispute_after_s=dispute_after_s,
-                                 advice_retry_s=0.3, seed=7))  # fmt: skip
+                                 advice_retry_s=advice_retry_s, seed=7))  # fmt: skip
     issuer.start()
     try:
         yield issuer

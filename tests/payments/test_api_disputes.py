@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from rongpay.api.app import create_app
 from rongpay.payments.channels.card import Chargeback
+from rongpay.sim.issuer import MAX_ADVICE_TRIES
 from rongpay.sim.issuer_book import DEFAULT_BALANCE_MINOR
 
 from .e2e_support import (
@@ -318,3 +319,33 @@ def test_live_mode_evidence_waits_for_the_network(gw: Api) -> None:
     assert r.status_code == 200 and r.json()["status"] == "won", r.text
     assert live.account(f"L:mb:{gw.id}:USD")["debits_pending"] == 0
     assert held(gw) == 0  # test mode's books never moved
+
+
+def test_an_issuer_repeating_its_advice_at_once_opens_one_dispute(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issuer never waits for our ack (advice_retry_s=0): the 0422 and all its 0423
+    repeats arrive back to back and race in the gateway; one dispute, one hold, one fee."""
+    with issuer_running(advice_retry_s=0.0) as issuer:
+        set_env(monkeypatch, issuer)
+        with TestClient(create_app(db_url, admin_key=ADMIN_KEY)) as client:
+            api = new_merchant(client)
+            assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
+            gateway = client.app.state.gateway  # type: ignore[attr-defined]
+            handled: list[Chargeback] = []
+            original = gateway.on_chargeback
+
+            async def counting(notice: Chargeback) -> None:
+                try:
+                    await original(notice)
+                finally:
+                    handled.append(notice)
+
+            gateway.on_chargeback = counting  # what the card channel calls, per advice
+            pi, dp = disputed_payment(api, 2000)
+            poll(lambda: len(handled) >= MAX_ADVICE_TRIES, "every repeated advice")
+            assert {n.rrn for n in handled} == {_rrn_of(client, pi["latest_charge"])}
+            assert [d["id"] for d in api.get("/v1/disputes").json()["data"]] == [dp["id"]]
+            assert held(api) == 2000
+            assert api.net() == 2000 - fee(2000) - DISPUTE_FEE
+    assert_ledger_ok(db_url)
