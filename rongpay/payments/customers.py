@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from rongpay.compliance.kyc import Tier
 from rongpay.payments import merchants, parse, store
 from rongpay.payments.errors import invalid, missing
+from rongpay.payments.ttl_cache import TtlCache
 from rongpay.payments.types import new_id
 from rongpay.store.uow import unit_of_work
 
@@ -47,10 +48,17 @@ def create(engine: Engine, livemode: bool, raw: object) -> dict[str, Any]:
     return render(row)
 
 
+_rows: TtlCache[str, Any] = TtlCache()  # customers are read on every wallet payment
+_mandates: TtlCache[tuple[str, str, bool], bool] = TtlCache()
+
+
 def load(conn: Connection, customer_id: str, livemode: bool, param: str = "id") -> Any:
-    row = conn.execute(
-        sa.select(store.customers).where(store.customers.c.id == customer_id)
-    ).first()
+    row = _rows.get(customer_id)
+    if row is None:
+        c = store.customers.c
+        row = conn.execute(sa.select(store.customers).where(c.id == customer_id)).first()
+        if row is not None:
+            _rows.put(customer_id, row)
     if row is None or bool(row.livemode) != livemode:
         raise missing("customer", customer_id, param)
     return row
@@ -68,6 +76,7 @@ def grant_mandate(engine: Engine, customer_id: str, livemode: bool, raw: object)
     merchants.get(engine, merchant_id)
     m = store.mandates.c
     now = int(time.time())
+    _mandates.drop((customer_id, merchant_id, livemode))
     with unit_of_work(engine) as conn:
         load(conn, customer_id, livemode)
         found = conn.execute(
@@ -91,6 +100,7 @@ def revoke_mandate(
     m = store.mandates.c
     with unit_of_work(engine) as conn:
         load(conn, customer_id, livemode)
+        _mandates.drop((customer_id, merchant_id, livemode))
         pair = (m.customer_id == customer_id, m.merchant_id == merchant_id, m.livemode == livemode)
         done = conn.execute(store.mandates.update().where(*pair).values(status="revoked")).rowcount
     if not done:
@@ -111,6 +121,20 @@ def issue_payment_code(engine: Engine, customer_id: str, livemode: bool) -> dict
             livemode=livemode, expires=expires, used_by=None))  # fmt: skip
     return {"object": "payment_code", "code": code, "customer": customer_id,
             "expires_at": expires, "livemode": livemode}  # fmt: skip
+
+
+def mandate_active(conn: Connection, customer_id: str, merchant_id: str, livemode: bool) -> bool:
+    """Whether the customer lets this merchant charge the wallet (a revocation made in another
+    process is seen within the cache's time to live, 5 s)."""
+    key = (customer_id, merchant_id, livemode)
+    hit = _mandates.get(key)
+    if hit is not None:
+        return hit
+    m = store.mandates.c
+    row = conn.execute(sa.select(m.status).where(
+        m.customer_id == customer_id, m.merchant_id == merchant_id, m.livemode == livemode,
+    )).first()  # fmt: skip
+    return _mandates.put(key, row is not None and row.status == "active")
 
 
 def check_known(conn: Connection, customer_id: str, livemode: bool, param: str) -> Any:

@@ -215,10 +215,12 @@ class Gateway:
         merchant = merchants.get(self.engine, caller.merchant_id)
         if method.type == "wallet":
             step = self._wallet_step(merchant, client, authenticated)
-            code = (intent.payment_method or {}).get("_payment_code_hash")
+            pm = intent.payment_method or {}
+            code, customer = pm.get("_payment_code_hash"), pm.get("wallet_customer")
+            # one customer's payments never share a group: each sees the last one's KYC totals
+            keys = (f"code:{code}",) if code else (f"cus:{customer}",)
             op = IntentOp(merchant.id, caller.livemode, intent.id, step,
-                          new=intent if new else None, idem=idem,
-                          extra_keys=(f"code:{code}",) if code else ())  # fmt: skip
+                          new=intent if new else None, idem=idem, extra_keys=keys)  # fmt: skip
             if not new:
                 op.step = _with_method(intent, step)
             return await self._aftermath(await self.writer.run_async(op), merchant)
@@ -257,8 +259,9 @@ class Gateway:
                 def settle_and_count(results: Results) -> Change:
                     change = settle(results)
                     if change.intent.status != IntentStatus.requires_payment_method:
-                        wallets.spend_rows(change, spend)
                         steps.code_spent(change, code)
+                    if change.intent.status == IntentStatus.succeeded:  # money left the wallet
+                        wallets.spend_rows(change, spend)  # (a hold counts when captured)
                     return change
 
                 plan.settle = settle_and_count
@@ -488,11 +491,30 @@ class Gateway:
         fee = steps.fee_for(
             merchant, replace(intent, amount=amount), str(intent.method_type), country
         )
+        phase = "once"
         if (intent.method_type or "").startswith("card"):
+            if idem is not None:  # reserve the key first: a racing retry must not capture twice
+                hold = IntentOp(merchant.id, caller.livemode, intent.id, _unchanged_if_capturable,
+                                idem=idem, idem_phase="reserve")  # fmt: skip
+                reserved = await self.writer.run_async(hold)
+                if not isinstance(reserved, Change):
+                    return reserved
+                phase = "complete"
             await self._card_call("capture", intent, amount)
         op = IntentOp(merchant.id, caller.livemode, intent.id,
-                      lambda tx, cur: steps.capture(cur, amount, fee), idem=idem)  # fmt: skip
+                      lambda tx, cur: steps.capture(cur, amount, fee, self._spend(tx, cur, amount)),
+                      idem=idem, idem_phase=phase)  # fmt: skip
         return await self.writer.run_async(op)
+
+    @staticmethod
+    def _spend(tx: Tx, intent: Intent, amount: int) -> list[tuple[str, int, bool]]:
+        """A wallet capture's addition to the holder's KYC running totals (the hold did not
+        count; the limit was checked when it was made)."""
+        customer = (intent.payment_method or {}).get("wallet_customer")
+        if intent.method_type != "wallet" or not customer:
+            return []
+        payer = customers.load(tx.conn, str(customer), intent.livemode, "payment_intent")
+        return wallets.spend_add(tx, payer, amount, intent.currency)
 
     async def cancel(self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
                      reason: str | None = None) -> Any:  # fmt: skip
@@ -821,6 +843,11 @@ def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200) ->
         gateway.writer.run(op)
         done += 1
     return done
+
+
+def _unchanged_if_capturable(tx: Tx, intent: Intent) -> Plan:
+    steps.require(intent, (IntentStatus.requires_capture,), "capture")
+    return no_money(Change(intent))
 
 
 def _with_method(attached: Intent, step: Step) -> Step:

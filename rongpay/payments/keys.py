@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from rongpay.payments import store
+from rongpay.payments.ttl_cache import TtlCache
 from rongpay.payments.types import Caller, new_id
 from rongpay.store.uow import unit_of_work
 
@@ -57,28 +56,21 @@ def revoke(conn: Connection, merchant_id: str, key_id: str, now: int) -> bool:
 
 
 class KeyCache:
-    """hash -> (caller, kind, looked up at); misses are cached too, briefly."""
+    """hash -> (caller, kind) through a short-lived cache; misses are cached too, briefly."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[Caller | None, str, float]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[str, tuple[Caller | None, str]] = TtlCache(
+            KEY_CACHE_S, KEY_CACHE_LIMIT
+        )
 
     def lookup(self, engine: Engine, raw: str) -> tuple[Caller, str] | None:
         digest = hash_key(raw)
-        now = time.monotonic()
-        entry = self._entries.get(digest)
-        if entry is None or now - entry[2] > KEY_CACHE_S:
-            entry = (*_load(engine, digest), now)
-            with self._lock:
-                if len(self._entries) >= KEY_CACHE_LIMIT:
-                    self._entries.clear()
-                self._entries[digest] = entry
-        caller, kind, _ = entry
+        entry = self._cache.get(digest) or self._cache.put(digest, _load(engine, digest))
+        caller, kind = entry
         return None if caller is None else (caller, kind)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._cache.clear()
 
 
 def _load(engine: Engine, digest: str) -> tuple[Caller | None, str]:

@@ -4,7 +4,6 @@ default currency) and issues its first test-mode keys, shown once."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine
 from rongpay.ledger import service as ledger
 from rongpay.payments import accounts, fees, keys, parse, store
 from rongpay.payments.errors import invalid, missing
+from rongpay.payments.ttl_cache import TtlCache
 from rongpay.payments.types import Merchant, new_id
 from rongpay.store.uow import unit_of_work
 
@@ -79,38 +79,21 @@ def issue_key(engine: Engine, merchant_id: str, raw: object) -> dict[str, Any]:
     return {"object": "api_key", "type": kind, "livemode": livemode, "key": raw_key, "created": now}
 
 
-class _Cache:
-    """Merchants rarely change; payments read them on every request. Entries live a few
-    seconds so a fee schedule change is seen soon everywhere."""
-
-    TTL_S = 5.0
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[int, str], tuple[Merchant, float]] = {}
-        self.lock = threading.Lock()
-
-
-_cache = _Cache()
+_cache: TtlCache[tuple[int, str], Merchant] = TtlCache()  # a fee change is seen within 5 s
 
 
 def get(engine: Engine, merchant_id: str) -> Merchant:
     key = (id(engine), merchant_id)
-    hit = _cache.entries.get(key)
-    now = time.monotonic()
-    if hit is not None and now - hit[1] < _cache.TTL_S:
-        return hit[0]
+    hit = _cache.get(key)
+    if hit is not None:
+        return hit
     with unit_of_work(engine, write=False) as conn:
         row = conn.execute(
             sa.select(store.merchants).where(store.merchants.c.id == merchant_id)
         ).first()
     if row is None:
         raise missing("merchant", merchant_id)
-    merchant = _merchant(row)
-    with _cache.lock:
-        if len(_cache.entries) > 10_000:
-            _cache.entries.clear()
-        _cache.entries[key] = (merchant, now)
-    return merchant
+    return _cache.put(key, _merchant(row))
 
 
 def list_all(engine: Engine, limit: int = 100) -> list[Merchant]:

@@ -20,7 +20,6 @@ from rongpay.ledger.types import Account, CreateTransferResult, Transfer
 from rongpay.payments import intents, render, store
 from rongpay.payments.intents import Intent
 from rongpay.payments.writer import Op, Tx
-from rongpay.webhooks import outbox
 
 Results = list[CreateTransferResult]
 
@@ -107,8 +106,5 @@ class IntentOp(Op[Change]):
         for write in change.direct:
             write(tx.conn)
         for type_, obj in change.events:
-            outbox.emit(
-                tx.conn, merchant_id=after.merchant_id, livemode=after.livemode, type=type_,
-                obj=obj, created=after.updated,
-            )  # fmt: skip
+            tx.events.append((after.merchant_id, after.livemode, type_, obj, after.updated))
         return change

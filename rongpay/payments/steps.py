@@ -236,7 +236,10 @@ def charge_plan(intent: Intent, attempt: int, **settle: Any) -> Plan:
     )
 
 
-def capture(intent: Intent, amount: int, fee: int) -> Plan:
+def capture(intent: Intent, amount: int, fee: int,
+            spend: list[tuple[str, int, bool]] | None = None) -> Plan:  # fmt: skip
+    """Post AMOUNT of the authorisation (the rest is released) with its fee. A wallet
+    holder's KYC totals grow by what was captured (the hold itself did not count)."""
     require(intent, (IntentStatus.requires_capture,), "capture")
 
     def settle(results: Results) -> Change:
@@ -254,6 +257,11 @@ def capture(intent: Intent, amount: int, fee: int) -> Plan:
                     "payment_intent": intent.id}  # fmt: skip
         change.event("charge.captured", captured)
         change.event("payment_intent.succeeded")
+        for spend_id, total, exists in spend or ():  # KYC running totals (wallet.spend_add)
+            if exists:
+                change.updates.append((store.spend, spend_id, {"total_cny_minor": total}))
+            else:
+                change.inserts.append((store.spend, {"id": spend_id, "total_cny_minor": total}))
         return change
 
     return Plan(settle, capture_transfers(intent, amount, fee), involved_accounts(intent))
@@ -313,13 +321,7 @@ def code_spent(change: Change, digest: str | None) -> None:
 
 
 def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> None:
-    m = store.mandates.c
-    row = tx.conn.execute(
-        sa.select(m.status).where(
-            m.customer_id == customer, m.merchant_id == merchant_id, m.livemode == intent.livemode
-        )
-    ).first()
-    if row is None or row.status != "active":
+    if not customers.mandate_active(tx.conn, customer, merchant_id, intent.livemode):
         raise invalid(
             "mandate_missing",
             f"Customer {customer!r} has not authorised this merchant to charge their wallet; "

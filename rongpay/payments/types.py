@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-import secrets
+import os
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -12,8 +12,16 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def new_id(prefix: str, length: int = 24) -> str:
-    """A random public id such as `pi_3Nf...`: unguessable, so ids leak nothing."""
-    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """A random public id such as `pi_3Nf...`: unguessable (LENGTH base-62 digits from the
+    OS's CSPRNG, about 6 bits each), so ids leak nothing."""
+    # the low LENGTH base-62 digits of a number drawn from 256**LENGTH values: uniform to
+    # within 62**LENGTH / 256**LENGTH (about 2**-49 for 24 digits)
+    number = int.from_bytes(os.urandom(length), "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        digits.append(_ALPHABET[digit])
+    return prefix + "_" + "".join(digits)
 
 
 class IntentStatus(enum.StrEnum):

@@ -38,16 +38,44 @@ def _periods(now: float) -> tuple[str, str]:
     return f"D{day:%Y-%m-%d}", f"Y{day:%Y}"
 
 
-def spend_check(tx: Tx, customer: Any, amount: int, currency: str) -> list[tuple[str, int, bool]]:
-    """Refuse (PaymentError `kyc_limit_exceeded`) or return the spend rows to write:
-    (id, new total, exists)."""
-    cny = to_cny_minor(amount, currency) if currency in cny_factors() else 0
+_SPEND = sa.select(store.spend.c.id, store.spend.c.total_cny_minor).where(
+    sa.or_(store.spend.c.id == sa.bindparam("day"), store.spend.c.id == sa.bindparam("year"))
+)  # built once: this runs on every outgoing wallet movement
+
+
+def _totals(tx: Tx, customer: Any) -> tuple[list[str], dict[str, int], set[str]]:
+    """The customer's day and year total ids, what they hold now (counting what earlier ops
+    of the same group reserved: their rows are not written yet), and which rows exist."""
     mode = "L" if customer.livemode else "T"
     day, year = _periods(time.time())
     ids = [f"{customer.id}:{mode}:{day}", f"{customer.id}:{mode}:{year}"]
-    rows = {r.id: r.total_cny_minor for r in tx.conn.execute(
-        sa.select(store.spend).where(store.spend.c.id.in_(ids)))}  # fmt: skip
-    spent = SpendTotals(rows.get(ids[0], 0), rows.get(ids[1], 0))
+    params = {"day": ids[0], "year": ids[1]}
+    rows = {r.id: r.total_cny_minor for r in tx.conn.execute(_SPEND, params)}
+    pending = tx.group.setdefault("spend", {})
+    return ids, {i: rows.get(i, 0) + pending.get(i, 0) for i in ids}, set(rows)
+
+
+def _reserve(tx: Tx, ids: list[str], totals: dict[str, int], known: set[str],
+             cny: int) -> list[tuple[str, int, bool]]:  # fmt: skip
+    for i in ids:
+        tx.group["spend"][i] = tx.group["spend"].get(i, 0) + cny
+    return [(i, totals[i] + cny, i in known) for i in ids]
+
+
+def spend_add(tx: Tx, customer: Any, amount: int, currency: str) -> list[tuple[str, int, bool]]:
+    """The rows that add AMOUNT to the customer's totals (no limit check)."""
+    cny = to_cny_minor(amount, currency) if currency in cny_factors() else 0
+    ids, totals, known = _totals(tx, customer)
+    return _reserve(tx, ids, totals, known, cny)
+
+
+def spend_check(tx: Tx, customer: Any, amount: int, currency: str) -> list[tuple[str, int, bool]]:
+    """Refuse (PaymentError `kyc_limit_exceeded`) or return the spend rows to write:
+    (id, new total, exists). The amount is reserved in the group at once, so two payments of
+    one customer in one group commit cannot both pass a limit only one of them fits."""
+    cny = to_cny_minor(amount, currency) if currency in cny_factors() else 0
+    ids, totals, known = _totals(tx, customer)
+    spent = SpendTotals(totals[ids[0]], totals[ids[1]])
     decision = check_limit(Tier(customer.kyc_tier), RiskRating.LOW, spent, amount, currency)
     if not decision.allowed:
         raise PaymentError(
@@ -55,7 +83,7 @@ def spend_check(tx: Tx, customer: Any, amount: int, currency: str) -> list[tuple
             f"This would exceed the customer's {customer.kyc_tier} KYC limit "
             f"({decision.reason}); verify the customer to raise it.",
         )  # fmt: skip
-    return [(i, rows.get(i, 0) + cny, i in rows) for i in ids]
+    return _reserve(tx, ids, totals, known, cny)
 
 
 def write_spend(tx: Tx, rows: list[tuple[str, int, bool]]) -> None:

@@ -34,6 +34,7 @@ from rongpay.ledger.store import Sql
 from rongpay.ledger.types import MAX_BATCH, T_LINKED, Account, CreateTransferResult, Transfer
 from rongpay.payments import idempotency, store
 from rongpay.payments.errors import PaymentError
+from rongpay.webhooks import outbox
 
 R = TypeVar("R")
 QUEUE_LIMIT = 4096
@@ -44,10 +45,12 @@ class Tx:
     """An op's view of the open transaction: the connection for reads and direct writes,
     and buffered inserts/updates that the writer flushes with executemany per table."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, group: dict[str, Any] | None = None) -> None:
         self.conn = conn
+        self.group = {} if group is None else group  # shared by the ops of one group commit
         self.inserts: list[tuple[sa.Table, dict[str, Any]]] = []
         self.updates: list[tuple[sa.Table, str, dict[str, Any]]] = []
+        self.events: list[outbox.EventItem] = []  # webhook events, emitted with the rest
 
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
         self.inserts.append((table, row))
@@ -98,6 +101,7 @@ def _flush(conn: Connection, txs: Sequence[Tx]) -> None:
             updates[(table, tuple(values))].append({**values, "_id": object_id})
     for (table, _), rows in inserts.items():
         conn.execute(table.insert(), rows)
+    outbox.emit_many(conn, [event for tx in txs for event in tx.events])
     for (table, cols), rows in updates.items():
         stmt = (
             table.update()
@@ -113,8 +117,9 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
     def work(sql: Sql, meta: ledger.Meta, cache: BalanceCache) -> tuple[list[Any], ledger.Meta]:
         outcomes: list[tuple[bool, Any]] = [(False, None)] * len(group)
         live: list[tuple[int, Op[Any], Tx]] = []
+        shared: dict[str, Any] = {}
         for i, (op, _) in enumerate(group):
-            tx = Tx(sql.conn)
+            tx = Tx(sql.conn, shared)
             op.accounts, op.transfers = [], []
             try:
                 if op.idem is not None and op.idem_phase != "complete":
@@ -128,7 +133,7 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
                     idempotency.release(sql.conn, op.idem)
                 outcomes[i] = (False, exc)
                 continue
-            assert not tx.inserts and not tx.updates, "prepare must not write"
+            assert not tx.inserts and not tx.updates and not tx.events, "prepare must not write"
             live.append((i, op, tx))
         accounts = {a.id: a for _, op, _ in live for a in op.accounts}
         meta = ledger.ensure_accounts(sql, meta, cache, list(accounts.values()))

@@ -68,11 +68,11 @@ def _missing() -> HTMLResponse:
 
 
 @router.get("/checkout/challenge/{intent_id}")
-async def challenge_form(request: Request, intent_id: str, error: str | None = None) -> Response:
+async def challenge_form(request: Request, intent_id: str) -> Response:
     _, intent = await _intent(request, intent_id)
     if intent is None:
         return _missing()
-    return _challenge_page(intent, error)
+    return _challenge_page(intent)
 
 
 def _challenge_page(intent: Intent, error: str | None = None) -> HTMLResponse:
