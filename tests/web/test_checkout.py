@@ -160,10 +160,6 @@ def test_every_value_is_escaped(gw: Api) -> None:
         assert "<script>" not in page.text, page.text
 
 
-@pytest.mark.xfail(strict=True, reason="bug: GET /checkout/challenge/{pi}?error=... "
-                   "(web/checkout.py challenge_form) shows any text a link carries on the "
-                   "payment page, escaped but verbatim: content spoofing on our own domain; "
-                   "the parameter is never used by the app itself")  # fmt: skip
 def test_the_challenge_page_shows_no_text_from_the_link(gw: Api) -> None:
     _, path, _ = challenged(gw)
     lure = "Your card is blocked. Call +1 555 0100 now"
