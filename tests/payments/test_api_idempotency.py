@@ -6,8 +6,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from .conftest import (
     ADMIN,
     ISSUER_BALANCE_MINOR,
@@ -210,13 +208,6 @@ def test_a_refused_request_does_not_keep_its_key(api: Api) -> None:
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py Gateway.capture calls the issuer before the writer reserves the "
-    "idempotency key (capture runs in phase 'once'), so a retry racing the first capture "
-    "sends a second completion, which the issuer refuses: 402 capture_failed for a capture "
-    "that succeeded, instead of 409 idempotency_key_in_use or the replay",
-)
 def test_racing_capture_retries_are_replays_or_409(api: Api, env: Issuer) -> None:
     assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
     for i in range(3):

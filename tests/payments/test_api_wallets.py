@@ -370,13 +370,6 @@ def test_kyc_limits_hold_in_every_currency(api: Api) -> None:
     assert r.status_code == 402, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a wallet payment's IntentOp is keyed by the intent id only (gateway.py "
-    "_confirm, ops.py IntentOp.keys), so the writer groups several payments of one customer "
-    "in one transaction; each wallets.spend_check reads the same day total before any "
-    "writes it, so together they pass the KYC day limit (and the total is under-counted)",
-)
 def test_concurrent_wallet_payments_respect_the_day_limit(api: Api) -> None:
     """An unverified customer may spend 1,000 CNY a day; 30 payments of 200 CNY race.
     Several rounds, since a round whose requests happen to be served one by one shows
@@ -411,12 +404,6 @@ def test_a_payment_code_pays_once_when_twenty_tills_race(api: Api) -> None:
         assert available(api, cus) >= 49_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a wallet authorisation adds its amount to the customer's KYC day/year totals "
-    "when it is made (gateway.py _wallet_step settle_and_count), and cancel (steps.cancel) "
-    "or a partial capture never takes it back: money that never left still uses the limit",
-)
 def test_a_voided_wallet_authorisation_does_not_use_the_kyc_limit(api: Api) -> None:
     cus = customer(api, tier="unverified")
     topup(api, cus, 500_000, "cny")
