@@ -8,6 +8,7 @@ through a short-lived cache (payments.keys).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,7 +26,7 @@ def _unauthorised(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, type_=AUTHENTICATION, headers=_REALM)
 
 
-def _caller(request: Request, *, admin_ok: bool) -> Caller:
+async def _caller(request: Request, *, admin_ok: bool) -> Caller:
     given = presented_key(request.headers.get("authorization"))
     if given is None:
         raise _unauthorised(
@@ -35,7 +36,13 @@ def _caller(request: Request, *, admin_ok: bool) -> Caller:
     if admin_ok and key_matches(given, runtime(request).admin_key):
         return Caller("", livemode=_admin_mode(request), is_admin=True)
     if given.startswith(("sk_test_", "sk_live_", "pk_test_", "pk_live_")):
-        found = keys.cache_for(get_engine(request)).lookup(get_engine(request), given)
+        engine = get_engine(request)
+        cache = keys.cache_for(engine)
+        hit = cache.cached(given)  # the usual case: no database, no thread hop
+        if hit is None:
+            found = await asyncio.to_thread(cache.lookup, engine, given)
+        else:
+            found = None if hit[0] is None else (hit[0], hit[1])
         if found is not None:
             caller, kind = found
             if kind != "secret":
@@ -52,20 +59,19 @@ def _admin_mode(request: Request) -> bool:
     return request.headers.get("rongpay-mode", "test").strip().lower() == "live"
 
 
-def require_merchant(
+async def require_merchant(
     request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
 ) -> Caller:
     """A merchant's secret key; the operator acting for a merchant is not a merchant."""
-    caller = _caller(request, admin_ok=False)
-    return caller
+    return await _caller(request, admin_ok=False)
 
 
-def require_caller(
+async def require_caller(
     request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
 ) -> Caller:
     """A merchant's secret key or the admin key (the admin acts in test mode unless the
     `Rongpay-Mode: live` header says otherwise)."""
-    return _caller(request, admin_ok=True)
+    return await _caller(request, admin_ok=True)
 
 
 MerchantDep = Annotated[Caller, Depends(require_merchant)]

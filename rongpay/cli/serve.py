@@ -108,6 +108,7 @@ def _serve(url: str, host: str, port: int, key: str, sandbox: bool = False) -> i
     from rongpay.api import create_app
     from rongpay.cli import sandboxes
 
+    os.environ.setdefault("RONGPAY_BASE_URL", f"http://{host}:{port}")  # hosted pages, callbacks
     started = sandboxes.start() if sandbox else None
     try:
         app = create_app(url, admin_key=key)

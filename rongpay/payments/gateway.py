@@ -163,6 +163,11 @@ class Gateway:
             intent = self._attach(intent, method, merchant)
         return await self._confirm(caller, intent, method, idem=idem, client=client, new=False)
 
+    def warm(self) -> None:
+        """Load what the first payment would otherwise wait for (model, rules, lists)."""
+        self.risk.warm()
+        self.compliance.screener()
+
     def _replay(self, idem: Idem | None) -> Stored | None:
         """A retried request whose first answer is stored: that answer, before any check of
         the object's state (which the first request changed) or any network call."""

@@ -58,15 +58,19 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
+_t = store.idempotency.c
+_LOOKUP = sa.select(_t.fingerprint, _t.status_code, _t.body).where(
+    _t.owner == sa.bindparam("owner"),
+    _t.livemode == sa.bindparam("livemode"),
+    _t.key == sa.bindparam("key"),
+)  # built once: every POST with a key runs it
+
+
 def lookup(conn: Connection, idem: Idem) -> Stored | None:
     """The stored response for IDEM's key, or None; PaymentError when the key is in use for
     another request or still running."""
-    t = store.idempotency.c
-    row = conn.execute(
-        sa.select(t.fingerprint, t.status_code, t.body).where(
-            t.owner == idem.owner, t.livemode == idem.livemode, t.key == idem.key
-        )
-    ).first()
+    params = {"owner": idem.owner, "livemode": idem.livemode, "key": idem.key}
+    row = conn.execute(_LOOKUP, params).first()
     if row is None:
         return None
     if row.fingerprint != idem.fingerprint:

@@ -104,9 +104,12 @@ def changes(before: Intent, after: Intent) -> dict[str, Any]:
     return {k: v for k, v in new.items() if old[k] != v and k != "id"}
 
 
+_LOAD = sa.select(store.intents).where(store.intents.c.id == sa.bindparam("id"))
+
+
 def load(conn: sa.Connection, intent_id: str, merchant_id: str, livemode: bool) -> Intent:
     """The intent, if it belongs to this merchant and mode; else resource_missing."""
-    row = conn.execute(sa.select(store.intents).where(store.intents.c.id == intent_id)).first()
+    row = conn.execute(_LOAD, {"id": intent_id}).first()
     if row is None or row.merchant_id != merchant_id or bool(row.livemode) != livemode:
         raise missing("payment_intent", intent_id)
     return from_row(row)

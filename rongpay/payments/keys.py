@@ -69,6 +69,10 @@ class KeyCache:
         caller, kind = entry
         return None if caller is None else (caller, kind)
 
+    def cached(self, raw: str) -> tuple[Caller | None, str] | None:
+        """The cached answer for RAW (None: not cached, look it up)."""
+        return self._cache.get(hash_key(raw))
+
     def clear(self) -> None:
         self._cache.clear()
 

@@ -34,6 +34,9 @@ class RiskGate:
         self._engine: RiskEngine | None = None
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        self._risk()
+
     def _risk(self) -> RiskEngine:
         if self._engine is None:
             with self._lock:
