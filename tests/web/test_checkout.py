@@ -181,3 +181,16 @@ def test_live_mode_pages_never_show_the_code(gw: Api) -> None:
     assert "Sandbox" not in page.text and "test mode" not in page.text
     events = live.get("/v1/events", type="payment_intent.requires_action").json()["data"]
     assert events and all("test_code" not in str(e) for e in events)
+
+
+def test_racing_right_codes_charge_once(gw: Api, issuer: Issuer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pi, path, code = challenged(gw, 2500)
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _: submit(gw, path, code), range(4)))
+    assert all(p.status_code == 200 for p in pages)
+    done = gw.intent(pi["id"])
+    assert (done["status"], done["amount_received"]) == ("succeeded", 2500)
+    assert issuer.balances(THREE_DS_CARD, "USD") == (DEFAULT_BALANCE_MINOR - 2500,) * 2
+    assert gw.net() == 2500 - done["fee"]
