@@ -148,9 +148,7 @@ def test_wallet_topup_replay(api: Api) -> None:
 
 
 def race(api: Api, path: str, body: Any, key: str, n: int = 20) -> list[Any]:
-    # Build the app's gateway first: its lazy construction behind a module-level asyncio.Lock
-    # fails (500, "bound to a different event loop") when first requests race in a process
-    # where an earlier app's loop already bound the lock (reported; api/runtime_payments.py).
+    # Build the app's gateway first, so the race is about the key and not the app's start.
     assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
     with ThreadPoolExecutor(n) as pool:
         return list(pool.map(lambda _: api.post(path, body, **{KEY: key}), range(n)))
