@@ -71,6 +71,7 @@ def _respond(result: Any) -> tuple[int, bytes]:
     assert isinstance(result, Change)
     intent = prender.intent(result.intent)
     failed = [t for t, _ in result.events if t == "payment_intent.payment_failed"]
+    failed += ["declined"] if result.extra.get("declined") else []
     error = result.intent.last_payment_error
     if failed and error is not None:
         body = error_body(error.get("type", "card_error"), error["code"], error["message"])

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from rongpay.payments import store
 from rongpay.payments.errors import missing
 from rongpay.payments.intents import Intent
+from rongpay.payments.render import public_method
 from rongpay.payments.types import ChargeStatus, new_id
 
 
@@ -23,7 +24,7 @@ def new_row(intent: Intent, status: ChargeStatus, **fields: Any) -> dict[str, An
         "livemode": intent.livemode, "status": str(status), "amount": intent.amount,
         "amount_captured": 0, "amount_refunded": 0, "currency": intent.currency,
         "captured": False, "disputed": False,
-        "payment_method": orjson.dumps(intent.payment_method or {}).decode(),
+        "payment_method": orjson.dumps(public_method(intent.payment_method) or {}).decode(),
         "outcome": "{}", "network": None, "failure_code": None, "created": int(time.time()),
     }  # fmt: skip
     for key, value in fields.items():

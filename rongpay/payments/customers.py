@@ -103,6 +103,7 @@ def revoke_mandate(
         _mandates.drop((customer_id, merchant_id, livemode))
         pair = (m.customer_id == customer_id, m.merchant_id == merchant_id, m.livemode == livemode)
         done = conn.execute(store.mandates.update().where(*pair).values(status="revoked")).rowcount
+    _mandates.drop((customer_id, merchant_id, livemode))  # again, now it is committed
     if not done:
         raise missing("mandate", f"{customer_id}/{merchant_id}", "merchant")
     return {"object": "mandate", "customer": customer_id, "merchant": merchant_id,

@@ -11,9 +11,12 @@ reverses such attempts at start-up and fails them (never half-moved money).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -62,7 +65,7 @@ from rongpay.payments.types import (
 from rongpay.payments.writer import Tx, writer_for
 from rongpay.security.cards import CardDetails
 from rongpay.security.store import insert_record, load_record
-from rongpay.security.vault import Vault
+from rongpay.security.vault import Vault, VaultError
 from rongpay.store.uow import unit_of_work
 
 log = logging.getLogger("rongpay.payments")
@@ -96,6 +99,7 @@ class Gateway:
         self.risk = RiskGate(engine)
         self.compliance = ComplianceGate(engine)
         self._cvc: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, list[Any]] = {}  # intent id -> [lock, holders and waiters]
 
     @property
     def writer(self) -> Any:
@@ -142,12 +146,12 @@ class Gateway:
         assert method is not None
         return await self._confirm(caller, intent, method, idem=idem, client=client, new=True)
 
-    async def confirm(
+    async def _confirm_now(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
         if (stored := self._replay(idem)) is not None:
             return stored
-        body = parse.body(raw or {}, CONFIRM_FIELDS)
+        body = parse.body({} if raw is None else raw, CONFIRM_FIELDS)
         merchant = merchants.get(self.engine, caller.merchant_id)
         with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
@@ -162,6 +166,23 @@ class Gateway:
         else:
             intent = self._attach(intent, method, merchant)
         return await self._confirm(caller, intent, method, idem=idem, client=client, new=False)
+
+    @asynccontextmanager
+    async def _serial(self, intent_id: str) -> AsyncIterator[None]:
+        """One request at a time per intent in this process: a capture racing a cancel (or
+        two confirms) would otherwise both reach the card network or the bank before either
+        commits. The second waits, then sees the first one's result."""
+        entry = self._locks.get(intent_id)
+        if entry is None:
+            entry = self._locks[intent_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(intent_id, None)
 
     def warm(self) -> None:
         """Load what the first payment would otherwise wait for (model, rules, lists)."""
@@ -187,15 +208,26 @@ class Gateway:
             return MethodInput(pm, card=card)
         return MethodInput(pm)
 
+    def _forget_stale_cvcs(self) -> None:
+        """CVCs are held only for an attempt in progress (at most CVC_TTL_S)."""
+        now = time.monotonic()
+        for intent_id, (_, since) in list(self._cvc.items()):
+            if now - since > CVC_TTL_S:
+                self._cvc.pop(intent_id, None)
+
     def _open_card(self, intent: Intent) -> CardDetails:
         pm = intent.payment_method or {}
         token = pm[str(pm["type"])]["token"]
         with unit_of_work(self.engine, write=False) as conn:
             record = load_record(conn, token)
+        gone = invalid("payment_method_invalid", "The stored card cannot be used any more; "
+                       "send the card again.", "payment_method_data")  # fmt: skip
         if record is None:
-            raise invalid("payment_method_invalid", "The stored card is gone; send the card again.",
-                          "payment_method_data")  # fmt: skip
-        card = self.vault.open(record)
+            raise gone
+        try:
+            card = self.vault.open(record)
+        except VaultError:  # the key that sealed it was rotated away, or the record was altered
+            raise gone from None
         held = self._cvc.get(intent.id)
         if held is not None and time.monotonic() - held[1] < CVC_TTL_S:
             card = replace(card, cvc=held[0])
@@ -263,8 +295,6 @@ class Gateway:
 
                 def settle_and_count(results: Results) -> Change:
                     change = settle(results)
-                    if change.intent.status != IntentStatus.requires_payment_method:
-                        steps.code_spent(change, code)
                     if change.intent.status == IntentStatus.succeeded:  # money left the wallet
                         wallets.spend_rows(change, spend)  # (a hold counts when captured)
                     return change
@@ -272,8 +302,17 @@ class Gateway:
                 plan.settle = settle_and_count
                 return plan
 
-            return self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
+            plan = self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
                                 go, name=payer.name)  # fmt: skip
+            decided = plan.settle
+
+            def settle_code(results: Results) -> Change:
+                change = decided(results)
+                steps.code_outcome(change, code)
+                return change
+
+            plan.settle = settle_code
+            return plan
 
         return step
 
@@ -347,6 +386,7 @@ class Gateway:
         merchant = merchants.get(self.engine, caller.merchant_id)
         card = method.card
         assert card is not None
+        self._forget_stale_cvcs()
         if card.cvc:
             self._cvc[intent.id] = (card.cvc, time.monotonic())
         record = method.record
@@ -386,9 +426,12 @@ class Gateway:
                          new=intent if new else None, idem=idem, idem_phase="reserve")  # fmt: skip
         started = await self.writer.run_async(first)
         if not isinstance(started, Change) or not started.extra.get("go"):
+            if isinstance(started, Change) and started.intent.status == "requires_payment_method":
+                self._cvc.pop(intent.id, None)  # declined before the network: nothing resumes
             await self._aftermath(started, merchant)
             if idem is not None and isinstance(started, Change):
-                return await self._complete_idem(caller, started.intent, idem)
+                declined = any(t == "payment_intent.payment_failed" for t, _ in started.events)
+                return await self._complete_idem(caller, started.intent, idem, declined)
             return started
         processing = started.intent
         result = await self._authorize(processing, card, merchant, authenticated)
@@ -397,16 +440,29 @@ class Gateway:
         end = IntentOp(merchant.id, caller.livemode, intent.id,
                        lambda tx, cur: self._card_outcome(cur, processing, result),
                        idem=idem, idem_phase="complete")  # fmt: skip
-        final = await self.writer.run_async(end)
+        try:
+            final = await self.writer.run_async(end)
+        except BaseException:
+            # the issuer moved money we could not book: take it back there before failing
+            if result.outcome == CardOutcome.APPROVED and self.card is not None:
+                await self.card.reverse(
+                    card, original=result, amount_minor=processing.amount,
+                    currency=processing.currency, merchant_id=merchant.id,
+                    reference=f"{intent.id}:{processing.attempts}:unbooked",
+                )  # fmt: skip
+            raise
         change = final.result if isinstance(final, Stored) else final
         if isinstance(change, Change):
             change.extra.setdefault("payer", started.extra.get("payer"))
         return await self._aftermath(final, merchant)
 
-    async def _complete_idem(self, caller: Caller, intent: Intent, idem: Idem) -> Any:
-        """A reserved key whose attempt ended without reaching the network (risk said no)."""
+    async def _complete_idem(
+        self, caller: Caller, intent: Intent, idem: Idem, declined: bool
+    ) -> Any:
+        """A reserved key whose attempt ended without reaching the network (risk said no):
+        store the answer the attempt gave (a decline stays a 402)."""
         op = IntentOp(caller.merchant_id, caller.livemode, intent.id,
-                      lambda tx, cur: no_money(Change(cur)),
+                      lambda tx, cur: no_money(Change(cur, extra={"declined": declined})),
                       idem=idem, idem_phase="complete")  # fmt: skip
         return await self.writer.run_async(op)
 
@@ -459,7 +515,9 @@ class Gateway:
 
     # -- challenge, capture, cancel ---------------------------------------------------------
 
-    async def verify(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
+    async def _verify_now(
+        self, caller: Caller, intent_id: str, raw: object, *, client: Client
+    ) -> Any:
         body = parse.body(raw, frozenset({"code"}))
         op = IntentOp(caller.merchant_id, caller.livemode, intent_id,
                       lambda tx, cur: steps.verify_code(cur, body.get("code")))  # fmt: skip
@@ -475,12 +533,12 @@ class Gateway:
         return await self._confirm(caller, intent, method, idem=None, client=client, new=False,
                                    authenticated=True)  # fmt: skip
 
-    async def capture(
+    async def _capture_now(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
     ) -> Any:
         if (stored := self._replay(idem)) is not None:
             return stored
-        body = parse.body(raw or {}, frozenset({"amount_to_capture"}))
+        body = parse.body({} if raw is None else raw, frozenset({"amount_to_capture"}))
         merchant = merchants.get(self.engine, caller.merchant_id)
         with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
@@ -505,11 +563,28 @@ class Gateway:
                 if not isinstance(reserved, Change):
                     return reserved
                 phase = "complete"
-            await self._card_call("capture", intent, amount)
+            try:
+                await self._card_call("capture", intent, amount)
+            except PaymentError as refused:
+                if phase == "complete":  # release the key: a retry with it may try again
+                    await self._release_key(caller, intent.id, idem, refused)
+                raise
         op = IntentOp(merchant.id, caller.livemode, intent.id,
                       lambda tx, cur: steps.capture(cur, amount, fee, self._spend(tx, cur, amount)),
                       idem=idem, idem_phase=phase)  # fmt: skip
         return await self.writer.run_async(op)
+
+    async def _release_key(self, caller: Caller, intent_id: str, idem: Idem | None,
+                           refused: PaymentError) -> None:  # fmt: skip
+        """Forget a reserved idempotency key whose request failed before changing anything."""
+
+        def refuse(tx: Tx, cur: Intent) -> Plan:
+            raise refused  # the writer releases a 'complete' key when its op is refused
+
+        op = IntentOp(caller.merchant_id, caller.livemode, intent_id, refuse, idem=idem,
+                      idem_phase="complete")  # fmt: skip
+        with contextlib.suppress(PaymentError):
+            await self.writer.run_async(op)
 
     @staticmethod
     def _spend(tx: Tx, intent: Intent, amount: int) -> list[tuple[str, int, bool]]:
@@ -521,11 +596,11 @@ class Gateway:
         payer = customers.load(tx.conn, str(customer), intent.livemode, "payment_intent")
         return wallets.spend_add(tx, payer, amount, intent.currency)
 
-    async def cancel(self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
+    async def _cancel_now(self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
                      reason: str | None = None) -> Any:  # fmt: skip
         if (stored := self._replay(idem)) is not None:
             return stored
-        body = parse.body(raw or {}, frozenset({"cancellation_reason"}))
+        body = parse.body({} if raw is None else raw, frozenset({"cancellation_reason"}))
         why = parse.choice(body.get("cancellation_reason"), "cancellation_reason",
                            ("duplicate", "fraudulent", "requested_by_customer", "abandoned"),
                            reason or "requested_by_customer")  # fmt: skip
@@ -649,10 +724,17 @@ class Gateway:
         def step(tx: Tx, current: Intent) -> Plan:
             cur = redirects.qr_paid(current, customer, code_amount)
             payer = customers.load(tx.conn, customer, livemode, "customer")
+            fee = steps.fee_for(merchant, cur, "qr", payer.country)  # cross-border surcharge too
+            pm = {**(cur.payment_method or {}), "payer_country": payer.country}
+            cur = touch(cur, fee=fee, payment_method=pm)
             spend = wallets.spend_check(tx, payer, cur.amount, cur.currency)
+            who = {"payer": customer, "country": payer.country}
+            hold = self.compliance.screen(payer.name, payer.country, merchant.country)
+            if hold is not None:
+                return no_money(steps.held(cur, hold, who))
             risk = self.risk.assess(cur, merchant, customer, payer.country, client.device_id,
                                     client.ip)  # fmt: skip
-            if risk["decision"] == "block":
+            if risk["decision"] in ("block", "challenge"):  # a scan cannot be challenged: decline
                 error = steps.payment_error("payment_declined", "fraudulent")
                 return no_money(steps.failed_attempt(cur, error, risk=risk))
             plan = redirects.qr_charge(cur, risk)
@@ -660,6 +742,7 @@ class Gateway:
 
             def settle_and_count(results: Results) -> Change:
                 change = settle(results)
+                change.extra["payer"] = who
                 if change.intent.status != IntentStatus.requires_payment_method:
                     wallets.spend_rows(change, spend)
                 return change
@@ -667,10 +750,11 @@ class Gateway:
             plan.settle = settle_and_count
             return plan
 
-        op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(customer,))
-        return await self.writer.run_async(op)
+        op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(f"cus:{customer}",))
+        async with self._serial(intent_id):
+            return await self._aftermath(await self.writer.run_async(op), merchant)
 
-    async def release(self, caller: Caller, intent_id: str, raw: object, *,
+    async def _release_now(self, caller: Caller, intent_id: str, raw: object, *,
                       client: Client) -> Any:  # fmt: skip
         """An analyst's decision on a payment held by screening: approve runs the attempt
         (screening and challenge already passed), reject cancels the payment."""
@@ -693,9 +777,13 @@ class Gateway:
 
     # -- refunds and disputes ---------------------------------------------------------------
 
-    async def refund(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
+    async def _refund_now(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
         intent_id, asked, reason, metadata = refunds.parse_request(raw)
         intent = self.retrieve(caller, intent_id)
+        if intent.method_type == "bank_transfer":
+            raise invalid("refund_unsupported", "Bank transfers cannot be refunded through the "
+                          "gateway yet: the bank takes no refund instruction here.",
+                          "payment_intent")  # fmt: skip
         card = (intent.method_type or "").startswith("card")
         if not card:
             op = IntentOp(caller.merchant_id, caller.livemode, intent_id,
@@ -715,6 +803,9 @@ class Gateway:
             await self._card_call("refund", reserved.intent, int(row["amount"]))
         except PaymentError as exc:
             failure = exc.code
+        except Exception:  # nothing was refunded that we know of: release the reservation
+            log.exception("card refund %s failed unexpectedly", row["id"])
+            failure = "processing_error"
         end = IntentOp(caller.merchant_id, caller.livemode, intent_id,
                        lambda tx, cur: refunds.finish(cur, row, failure is None, failure),
                        idem=idem, idem_phase="complete")  # fmt: skip
@@ -779,6 +870,42 @@ class Gateway:
         op = IntentOp(found["merchant_id"], bool(found["livemode"]), found["intent_id"], step)
         return await self.writer.run_async(op)
 
+    async def confirm(
+        self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
+    ) -> Any:
+        async with self._serial(intent_id):
+            return await self._confirm_now(caller, intent_id, raw, idem=idem, client=client)
+
+    async def verify(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
+        async with self._serial(intent_id):
+            return await self._verify_now(caller, intent_id, raw, client=client)
+
+    async def capture(
+        self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
+    ) -> Any:
+        async with self._serial(intent_id):
+            return await self._capture_now(caller, intent_id, raw, idem=idem)
+
+    async def cancel(
+        self,
+        caller: Caller,
+        intent_id: str,
+        raw: object,
+        *,
+        idem: Idem | None,
+        reason: str | None = None,
+    ) -> Any:
+        async with self._serial(intent_id):
+            return await self._cancel_now(caller, intent_id, raw, idem=idem, reason=reason)
+
+    async def release(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
+        async with self._serial(intent_id):
+            return await self._release_now(caller, intent_id, raw, client=client)
+
+    async def refund(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
+        async with self._serial(refunds.parse_request(raw)[0]):
+            return await self._refund_now(caller, raw, idem=idem)
+
     # -- reads ------------------------------------------------------------------------------
 
     def retrieve(self, caller: Caller, intent_id: str) -> Intent:
@@ -835,10 +962,10 @@ def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200) ->
     for row in rows:
 
         def step(tx: Tx, cur: Intent) -> Plan:
-            if cur.status != IntentStatus.processing or not (cur.method_type or "").startswith(
-                "card"
-            ):
-                return no_money(Change(cur))
+            card = (cur.method_type or "").startswith("card")
+            held = ((cur.risk or {}).get("screening") or {}).get("decision") == "hold"
+            if cur.status != IntentStatus.processing or not card or held:
+                return no_money(Change(cur))  # a screening hold waits for its analyst
             text = "The payment was interrupted; nothing was charged."
             error = steps.payment_error("processing_error", "processing_error", text)
             return no_money(steps.failed_attempt(cur, error, risk=cur.risk,

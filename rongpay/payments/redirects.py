@@ -145,7 +145,10 @@ def qr_payload(intent: Intent, merchant: Merchant) -> str:
 
 
 def qr_display(intent: Intent, merchant: Merchant, base_url: str) -> Plan:
-    payload = qr_payload(intent, merchant)
+    try:
+        payload = qr_payload(intent, merchant)
+    except QrError as exc:  # e.g. a merchant name with characters a QR code cannot carry
+        raise invalid("qr_unavailable", f"This merchant cannot show a QR code: {exc}") from None
     quoted = quote(payload, safe="")
     action = {"type": "display_qr_code", "display_qr_code": {
         "data": payload, "expires_at": int(time.time()) + QR_TTL_S,

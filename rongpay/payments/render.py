@@ -8,7 +8,7 @@ from typing import Any
 from rongpay.payments.intents import Intent
 
 
-def _public(pm: dict[str, Any] | None) -> dict[str, Any] | None:
+def public_method(pm: dict[str, Any] | None) -> dict[str, Any] | None:
     """The payment method without the gateway's own `_` fields (a payment code's hash)."""
     if pm is None:
         return None
@@ -37,7 +37,7 @@ def intent(i: Intent) -> dict[str, Any]:
         "merchant": i.merchant_id,
         "metadata": i.metadata or {},
         "next_action": i.next_action,
-        "payment_method": _public(i.payment_method),
+        "payment_method": public_method(i.payment_method),
         "risk": i.risk,
         "status": str(i.status),
     }

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -294,11 +295,10 @@ def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any, 
     pm = dict(intent.payment_method or {})
     digest = pm.get("_payment_code_hash")
     customer = pm.get("wallet_customer")
-    if digest is not None and pm.get("authorised_by") != "payment_code":
+    if digest is not None:
         customer = _check_code(tx, intent, str(digest))
         pm["wallet_customer"] = customer
-        pm["authorised_by"] = "payment_code"  # a held payment, released later, needs no mandate
-    elif digest is None:
+    else:
         _check_mandate(tx, intent, str(customer), merchant_id)
     row = customers.load(tx.conn, str(customer), intent.livemode, "payment_method_data[wallet]")
     pm["payer_country"] = row.country
@@ -336,9 +336,25 @@ def _check_code(tx: Tx, intent: Intent, digest: str) -> str:
     param = "payment_method_data[wallet][payment_code]"
     if row is None or bool(row.livemode) != intent.livemode:
         raise invalid("payment_code_invalid", "This payment code is not valid.", param)
+    if row.used_by == intent.id:
+        return str(row.customer_id)  # bound to this payment (held or challenged): resume it
     if row.used_by is not None or row.expires < int(time.time()):
         raise invalid("payment_code_expired", "This payment code was used or has expired.", param)
     return str(row.customer_id)
+
+
+def code_outcome(change: Change, digest: str | None) -> None:
+    """A payment code is bound to the payment it started as soon as that attempt did not
+    fail (succeeded, authorised, held or challenged: nobody else may use it meanwhile); a
+    failed attempt forgets the code, so trying again needs a new one."""
+    if digest is None:
+        return
+    if change.intent.status != IntentStatus.requires_payment_method:
+        code_spent(change, digest)
+        return
+    pm = {k: v for k, v in (change.intent.payment_method or {}).items()
+          if k not in ("_payment_code_hash", "wallet_customer")}  # fmt: skip
+    change.intent = replace(change.intent, payment_method=pm)
 
 
 def wallet_accounts(intent: Intent) -> list[Any]:

@@ -252,12 +252,16 @@ class PaymentWriter:
         try:
             (outcome,) = _run_group(self.engine, [item])
         except BaseException as exc:
-            item[1].set_exception(exc)
+            _settle(item[1], (False, exc))
         else:
             _settle(item[1], outcome)
 
 
 def _settle(future: Future[Any], outcome: tuple[bool, Any]) -> None:
+    """Hand OUTCOME to its caller; a caller that gave up (a cancelled request) gets nothing,
+    and the writer goes on (its change is committed all the same)."""
+    if future.done():
+        return
     ok, value = outcome
     if ok:
         future.set_result(value)
