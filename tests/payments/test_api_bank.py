@@ -479,16 +479,6 @@ def test_the_shops_return_url_is_checked_and_kept(world: World) -> None:
     assert shop in page.text or page.headers.get("location") == shop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: two confirms of one bank transfer at once both "
-    "pass _refresh (requires_action is allowed) and each inserts a pending "
-    "charge with the same bank order as network_ref (the bank is idempotent on "
-    "`pi:attempt`); the callback finds the first charge, which is not "
-    "latest_charge, and is acknowledged as a duplicate: the customer paid, the "
-    "intent stays requires_action (payments/gateway.py _confirm_bank, "
-    "redirects.bank_redirect, bank_callback's .first())",
-)
 def test_a_double_click_on_confirm_still_completes(world: World) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
