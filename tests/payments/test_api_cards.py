@@ -584,13 +584,6 @@ def luhn(prefix: str) -> str:
     return prefix + str((10 - total % 10) % 10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py Gateway.cancel sends the issuer reversal before the ledger op "
-    "checks the state, and Gateway.capture the completion; when they race, capture wins "
-    "the ledger (succeeded, merchant credited) while the reversal has undone the "
-    "cardholder's charge at the issuer: money booked that the network never pays",
-)
 def test_capture_and_cancel_racing_agree_with_the_issuer(api: Api, env: Issuer) -> None:
     assert_error(api.get("/v1/payment_intents/pi_warm_up"), 404, "resource_missing")
     wrong = []
@@ -687,11 +680,6 @@ def test_concurrent_confirms_charge_once(api: Api, env: Issuer) -> None:
     assert merchant_balance(api)["credits_posted"] == 1500
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: gateway.py confirm/capture/cancel parse `raw or {}`, so a body of [], false, "
-    '0 or "" is taken for no parameters: POST /capture with body 0 captures everything',
-)
 @pytest.mark.parametrize("raw", [b"[]", b"false", b"0", b'""'])
 def test_a_body_that_is_not_an_object_is_refused(api: Api, raw: bytes) -> None:
     pi = authorise(api)

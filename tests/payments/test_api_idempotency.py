@@ -6,8 +6,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
-
 from .conftest import (
     ADMIN,
     ISSUER_BALANCE_MINOR,
@@ -218,13 +216,6 @@ def test_racing_capture_retries_are_replays_or_409(api: Api, env: Issuer) -> Non
     assert env.balances(VISA, "USD")[0] == ISSUER_BALANCE_MINOR - 15_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: since 14a4cb0 Gateway.capture reserves the idempotency key before asking the "
-    "issuer, but when the issuer refuses or cannot be reached (capture_failed) the key is "
-    "neither completed nor released: the retry the docs advise (same key) answers 409 "
-    "idempotency_key_in_use for ever",
-)
 def test_a_failed_capture_can_be_retried_with_its_key(api: Api, env: Issuer) -> None:
     pi = api.post("/v1/payment_intents", payment(3000, capture_method="manual")).json()
     assert pi["status"] == "requires_capture", pi

@@ -433,12 +433,6 @@ def verify(api: Api, pi: dict[str, Any]) -> Any:
     return api.post(f"/v1/payment_intents/{pi['id']}/verify_challenge", {"code": code})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: since d4b2d8e a payment code is marked used only when a payment succeeds "
-    "(steps.code_spent); a code payment the risk engine challenges leaves it unused, another "
-    "payment takes the same code, and after both challenges pass both are paid",
-)
 def test_a_payment_code_challenged_by_risk_is_still_single_use(api: Api) -> None:
     cus = customer(api)
     topup(api, cus, 1_000_000)
