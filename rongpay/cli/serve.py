@@ -14,7 +14,7 @@ import socket
 import sys
 from typing import Any
 
-from rongpay.cli.common import CliError, add_db_option
+from rongpay.cli.common import CliError, add_db_option, positive_int
 
 ADMIN_KEY_ENV = "RONGPAY_ADMIN_KEY"
 
@@ -36,6 +36,12 @@ def _add_server_options(parser: argparse.ArgumentParser, *, sandbox_default: boo
     add_db_option(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N",
+        help="server processes (default 1). Each has its own payment writer, risk history and "
+        "AML monitor; on SQLite they also queue for one write lock, so more than one pays off "
+        "on PostgreSQL only",
+    )  # fmt: skip
     parser.add_argument(
         "--sandbox", action=argparse.BooleanOptionalAction, default=sandbox_default,
         help="also start the simulated card issuer and bank as separate processes and point "
@@ -102,7 +108,8 @@ def _announce(host: str, port: int, key: str, generated: bool) -> str:
     return base
 
 
-def _serve(url: str, host: str, port: int, key: str, sandbox: bool = False) -> int:
+def _serve(url: str, host: str, port: int, key: str, sandbox: bool = False,
+           workers: int = 1) -> int:  # fmt: skip
     import uvicorn
 
     from rongpay.api import create_app
@@ -111,6 +118,11 @@ def _serve(url: str, host: str, port: int, key: str, sandbox: bool = False) -> i
     os.environ.setdefault("RONGPAY_BASE_URL", f"http://{host}:{port}")  # hosted pages, callbacks
     started = sandboxes.start() if sandbox else None
     try:
+        if workers > 1:  # uvicorn starts each worker from the factory; settings go by environment
+            os.environ.update({"RONGPAY_DB": url, ADMIN_KEY_ENV: key})
+            uvicorn.run("rongpay.api.app:create_app", factory=True, host=host, port=port,
+                        workers=workers, log_level="info", access_log=False)  # fmt: skip
+            return 0
         app = create_app(url, admin_key=key)
         config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info",
                                 access_log=False)  # fmt: skip
@@ -128,7 +140,7 @@ def run_serve(args: argparse.Namespace) -> int:
     _check_port(args.host, args.port)
     key, generated = _admin_key()
     _announce(args.host, args.port, key, generated)
-    return _serve(url, args.host, args.port, key, args.sandbox)
+    return _serve(url, args.host, args.port, key, args.sandbox, args.workers)
 
 
 def run_demo(args: argparse.Namespace) -> int:
