@@ -500,3 +500,27 @@ def test_a_double_click_on_confirm_still_completes(world: World) -> None:
     delivered(w, order)  # answered 2xx: the outcome is recorded
     final = w.gw.intent(pi)
     assert (final["status"], final["amount_received"]) == ("succeeded", 1500), final
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: POST /v1/bank/callback (api/refunds.py "
+    "bank_callback, `await request.body()`) reads a chunked body of any size "
+    "into memory before refusing it; the 32 MiB guard (api/errors.py) only "
+    "looks at a declared Content-Length; the callback is at most 16 KiB",
+)
+def test_an_endless_unsigned_callback_is_cut_off(world: World) -> None:
+    chunk = b"x" * (1024 * 1024)
+    sent = [0]
+
+    def endless() -> Iterator[bytes]:
+        for _ in range(48):  # 48 MiB, more than any limit
+            sent[0] += 1
+            yield chunk
+
+    try:
+        r = world.gw.client.post("/v1/bank/callback", content=endless(),
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    except httpx.HTTPError:
+        r = None  # the server hung up mid-body: refused early
+    assert r is None or r.status_code == 413 or sent[0] < 48, r.text
