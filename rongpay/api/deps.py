@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Secret
 
 from rongpay.api.errors import AUTHENTICATION, MAX_BODY_BYTES, ApiError, service_unavailable
+from rongpay.payments import keys
 from rongpay.store import engine as store_engine
 from rongpay.web.auth import key_matches, presented_key
 
@@ -78,6 +79,11 @@ def require_admin(
             type_=AUTHENTICATION, headers={"WWW-Authenticate": 'Bearer realm="rongpay"'},
         )  # fmt: skip
     if not key_matches(given, runtime(request).admin_key):
+        if given.startswith(("sk_", "pk_")) and keys.cache_for(get_engine(request)).lookup(
+            get_engine(request), given
+        ):
+            raise ApiError(403, "admin_required", "This route needs the operator's admin key, "
+                           "not a merchant's key.", type_=AUTHENTICATION)  # fmt: skip
         raise ApiError(
             401, "invalid_api_key", "The API key given is not valid.",
             type_=AUTHENTICATION, headers={"WWW-Authenticate": 'Bearer realm="rongpay"'},
@@ -91,14 +97,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, read no further than LIMIT bytes (413 beyond: a chunked body declares no
+    length, so the guard middleware cannot refuse it up front)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(
-                413, "payload_too_large", f"The request body is over {MAX_BODY_BYTES} bytes."
-            )
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"The request body is over {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
 

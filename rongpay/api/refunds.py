@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from rongpay.api import listing, render, schemas
 from rongpay.api.auth import CallerDep, MerchantDep
-from rongpay.api.deps import EngineDep, json_body, optional_json_body
+from rongpay.api.deps import EngineDep, json_body, optional_json_body, read_body
 from rongpay.api.errors import ApiError
 from rongpay.api.payments import GatewayDep, _answer, _call, _client, _idem, api_error
 from rongpay.payments import disputes, refunds, store
@@ -27,6 +27,7 @@ REFUND_400 = (
     "parameter_invalid, parameter_missing, parameter_unknown, amount_too_large, "
     "charge_already_refunded, payment_intent_unexpected_state, idempotency_error"
 )
+CALLBACK_MAX_BYTES = 64 * 1024
 DISPUTE_400 = "parameter_invalid, parameter_unknown, dispute_unexpected_state"
 
 
@@ -140,7 +141,7 @@ async def resolve_dispute(
 )  # fmt: skip
 async def bank_callback(request: Request, gw: GatewayDep) -> Response:
     """Verified with the `Bank-Signature` header; a repeat is acknowledged and changes nothing."""
-    body = await request.body()
+    body = await read_body(request, CALLBACK_MAX_BYTES)  # no key here: read no more than this
     try:
         result = await gw.bank_callback(body, request.headers.get("bank-signature"))
     except PaymentError as exc:
@@ -157,3 +158,20 @@ async def pay_qr(request: Request, caller: CallerDep, gw: GatewayDep, body: Body
     if not caller.is_admin:
         raise ApiError(403, "admin_required", "The wallet app (operator key) pays QR codes.")
     return await _call(gw.pay_qr(caller.livemode, body, _client(request)))
+
+
+@router.post(
+    "/v1/bank/reconcile", summary="Ask the bank about transfers whose callback never came (admin)",
+    tags=["bank"], responses=schemas.errors(400, 401, 403, 503, bad="parameter_invalid"),
+)  # fmt: skip
+async def reconcile_bank(caller: CallerDep, gw: GatewayDep, body: OptionalBody) -> Response:
+    """`{"older_than_s": 600}`: transfers waiting longer than that are looked up at the bank
+    and settled as its callback would have. The upkeep task does this every few seconds too."""
+    if not caller.is_admin:
+        raise ApiError(403, "admin_required", "Only the operator reconciles with the bank.")
+    older = 600 if body is None or not isinstance(body, dict) else body.get("older_than_s", 600)
+    if isinstance(older, bool) or not isinstance(older, int) or not 0 <= older <= 30 * 86400:
+        raise ApiError(400, "parameter_invalid", "`older_than_s` must be 0 to 2592000.",
+                       param="older_than_s")  # fmt: skip
+    changed = await gw.reconcile_bank(older_than_s=older)
+    return render.json_response({"object": "bank_reconciliation", "changed": changed})

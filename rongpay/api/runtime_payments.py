@@ -112,6 +112,7 @@ async def sweep_forever(state: object) -> None:
         try:
             await asyncio.to_thread(gw.expire_due)
             await asyncio.to_thread(recover_stuck, gw)
+            await gw.reconcile_bank()
         except Exception:  # a database that is down: try again next time
             log.warning(
                 "payment upkeep failed; retrying in %.0f s", SWEEP_INTERVAL_S, exc_info=True

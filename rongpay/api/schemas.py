@@ -156,6 +156,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "authentication_required, invalid_api_key"},
     402: {"model": ErrorResponse, "description": "card_declined (with decline_code), "
           "payment_declined"},
+    403: {"model": ErrorResponse, "description": "admin_required"},
     404: {"model": ErrorResponse, "description": "resource_missing"},
     409: {"model": ErrorResponse, "description": "idempotency_key_in_use"},
     413: {"model": ErrorResponse, "description": "payload_too_large"},

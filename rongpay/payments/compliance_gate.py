@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from rongpay.compliance import cases
 from rongpay.compliance.aml_engine import Monitor
 from rongpay.compliance.events import parse_event
+from rongpay.compliance.reference import cny_factors
 from rongpay.compliance.screening import Screener
 from rongpay.compliance.screening_service import (
     SAMPLE_LIST,
@@ -106,6 +107,8 @@ class ComplianceGate:
 
     def _observe(self, intent: Intent, payer: str, payer_country: str | None,
                  merchant_country: str) -> None:  # fmt: skip
+        if intent.currency not in cny_factors():
+            return  # AML thresholds are in CNY; such payments are not monitored (documented)
         ts = datetime.fromtimestamp(intent.updated or time.time(), UTC)
         event = parse_event({
             "id": intent.id, "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "type": "payment",

@@ -76,6 +76,7 @@ CREATE_FIELDS = frozenset({
 })  # fmt: skip
 CONFIRM_FIELDS = frozenset({"payment_method_data", "return_url"})
 CVC_TTL_S = 600  # a CVC is held in memory only until the authorisation it is for completes
+BANK_DESCRIPTION_MAX = 140  # what a bank statement line carries (the sandbox bank takes 255)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,10 @@ class Gateway:
         self, caller: Caller, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
         body = parse.body(raw, CREATE_FIELDS)
+        pmd = body.get("payment_method_data")
+        bank = isinstance(pmd, dict) and pmd.get("type") == "bank_transfer"
+        if bank and (stored := self._replay(idem)) is not None:  # the bank is asked first
+            return stored
         merchant = merchants.get(self.engine, caller.merchant_id)
         cur = parse.currency(body.get("currency"))
         now = int(time.time())
@@ -133,6 +138,7 @@ class Gateway:
         method = self._method(body.get("payment_method_data"))
         if method is not None:
             intent = self._attach(intent, method, merchant)
+        intent = replace(intent, return_url=parse.url(body.get("return_url"), "return_url"))
         confirm = parse.boolean(body.get("confirm"), "confirm", False)
         if confirm and method is None:
             raise invalid("parameter_missing", "`confirm: true` needs `payment_method_data`.",
@@ -140,6 +146,9 @@ class Gateway:
         if not confirm:
             change = Change(intent)
             change.event("payment_intent.created")
+            record = method.record if method is not None else None
+            if record is not None:  # the card is kept (sealed) for the confirmation to come
+                change.direct.append(lambda conn: insert_record(conn, record))
             op = IntentOp(merchant.id, caller.livemode, intent.id, lambda tx, i: no_money(change),
                           new=intent, idem=idem)  # fmt: skip
             return await self.writer.run_async(op)
@@ -155,6 +164,8 @@ class Gateway:
         merchant = merchants.get(self.engine, caller.merchant_id)
         with unit_of_work(self.engine, write=False) as conn:
             intent = load(conn, intent_id, caller.merchant_id, caller.livemode)
+        if body.get("return_url") is not None:
+            intent = replace(intent, return_url=parse.url(body["return_url"], "return_url"))
         steps.require(intent, (IntentStatus.requires_payment_method,
                                IntentStatus.requires_confirmation), "confirm")  # fmt: skip
         method = self._method(body.get("payment_method_data"))
@@ -506,7 +517,11 @@ class Gateway:
             return no_money(change)
         if result.outcome == CardOutcome.DECLINED:
             error = steps.payment_error("card_declined", result.decline_code or "generic_decline")
-        else:  # timeout (reversed) or unavailable (never sent)
+        elif result.outcome == CardOutcome.UNAVAILABLE:  # nothing was sent
+            error = steps.payment_error("card_declined", "issuer_not_available",
+                                        "The card network cannot be reached; nothing was "
+                                        "charged. Try again shortly.")  # fmt: skip
+        else:  # timeout: the connector reversed the request
             error = steps.payment_error("processing_error", "processing_error",
                                         "The card network did not answer in time; nothing was "
                                         "charged. Try again.")  # fmt: skip
@@ -653,11 +668,13 @@ class Gateway:
         try:
             order = await self.bank.create_order(
                 reference=f"{intent.id}:{attempt}", amount_minor=intent.amount,
-                currency=intent.currency, description=intent.description or intent.id,
+                currency=intent.currency,
+                description=(intent.description or intent.id)[:BANK_DESCRIPTION_MAX],
                 return_url=return_url, callback_url=f"{self.base_url}/v1/bank/callback",
             )  # fmt: skip
         except BankError as exc:
-            raise PaymentError(Kind.unavailable, str(exc.code), exc.message) from None
+            kind = Kind.invalid if exc.code == "bank_rejected" else Kind.unavailable
+            raise PaymentError(kind, str(exc.code), exc.message) from None
 
         def step(tx: Tx, current: Intent) -> Plan:
             current = intent if new else _refresh(current, intent)
@@ -717,7 +734,7 @@ class Gateway:
             amount = code_amount or body.get("amount")
             caller = Caller(merchant.id, livemode)
             new = {"amount": amount, "currency": currency.lower(), "description": "QR payment",
-                   "payment_method_data": {"type": "qr"}}  # fmt: skip
+                   "payment_method_data": {"type": "qr"}, "confirm": True}  # fmt: skip
             created = await self.create(caller, new, idem=None, client=client)
             intent_id = created.intent.id
 
@@ -911,6 +928,44 @@ class Gateway:
     def retrieve(self, caller: Caller, intent_id: str) -> Intent:
         with unit_of_work(self.engine, write=False) as conn:
             return load(conn, intent_id, caller.merchant_id, caller.livemode)
+
+    async def reconcile_bank(self, older_than_s: int = 600, limit: int = 100) -> int:
+        """Ask the bank about transfers whose callback has not come (it retries for a while,
+        then gives up): apply what the bank says, as the callback would have. Returns how
+        many changed."""
+        if self.bank is None:
+            return 0
+        t, c = store.intents.c, store.charges.c
+        before = int(time.time()) - older_than_s
+        with unit_of_work(self.engine, write=False) as conn:
+            rows = conn.execute(
+                sa.select(t.id, t.merchant_id, t.livemode, c.id.label("charge"),
+                          c.network_ref)
+                .join(store.charges, c.id == t.latest_charge)
+                .where(t.status.in_(("requires_action", "processing")), t.updated <= before,
+                       c.status == "pending", c.network_ref.is_not(None))
+                .limit(limit)
+            ).all()  # fmt: skip
+        changed = 0
+        for row in rows:
+            try:
+                order = await self.bank.get_order(str(row.network_ref))
+            except BankError:
+                continue  # the bank is down: next time
+            if order.status not in ("succeeded", "failed"):
+                continue
+
+            def step(tx: Tx, cur: Intent, row: Any = row, order: Any = order) -> Plan:
+                return redirects.bank_outcome(
+                    cur, row.charge, order.status, getattr(order, "failure_code", None),
+                    cur.amount, cur.currency, order.id, f"{cur.id}:{cur.attempts}",
+                )  # fmt: skip
+
+            op = IntentOp(row.merchant_id, bool(row.livemode), row.id, step)
+            with contextlib.suppress(PaymentError):
+                change = await self.writer.run_async(op)
+                changed += 0 if change.extra.get("duplicate") else 1
+        return changed
 
     def find(self, intent_id: str) -> Intent:
         """Any intent by id, for the hosted pages (the id itself is the capability)."""

@@ -60,6 +60,7 @@ class Intent:
     created: int = 0
     updated: int = 0
     expires: int | None = None
+    return_url: str | None = None  # where the customer goes back to after the bank
 
     @property
     def method_type(self) -> str | None:

@@ -32,13 +32,13 @@ def _merchant(row: Any) -> Merchant:
 def create(engine: Engine, raw: object) -> tuple[Merchant, dict[str, str]]:
     """A new merchant and its test keys {"secret_key", "publishable_key"}."""
     body = parse.body(raw, FIELDS)
-    name = parse.text(body.get("name"), "name", required=True, limit=200)
+    name = parse.line(body.get("name"), "name", required=True, limit=200)
     country = parse.country(body.get("country"), "country")
     currency = parse.currency(body.get("default_currency"), "default_currency")
     mcc = body.get("mcc", "5999")
     if not isinstance(mcc, str) or not _MCC.match(mcc):
         raise invalid("parameter_invalid", "`mcc` must be a 4-digit merchant category code.", "mcc")
-    city = parse.text(body.get("city"), "city", limit=15) or "Online"
+    city = parse.line(body.get("city"), "city", limit=15) or "Online"
     schedule = fees.parse_schedule(body.get("fee_schedule"))
     now = int(time.time())
     merchant = Merchant(

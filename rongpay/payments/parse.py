@@ -3,6 +3,7 @@ metadata. Each failure is a PaymentError naming the parameter at fault."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,23 @@ def storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def line(value: object, param: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    """`text` on one line: no control characters (names, cities: they go into QR codes,
+    statements and bank files)."""
+    found = text(value, param, required=required, limit=limit)
+    if found is not None and any(unicodedata.category(ch) == "Cc" for ch in found):
+        raise invalid("parameter_invalid", f"`{param}` must not contain control characters.", param)
+    return found
+
+
+def url(value: object, param: str) -> str | None:
+    """An http(s) URL a customer may be sent to, or None."""
+    found = line(value, param, limit=2048)
+    if found is not None and not found.lower().startswith(("https://", "http://")):
+        raise invalid("parameter_invalid", f"`{param}` must be an http(s) URL.", param)
+    return found
 
 
 def currency(value: object, param: str = "currency") -> str:

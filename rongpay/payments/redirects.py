@@ -197,6 +197,10 @@ def qr_paid(intent: Intent, customer: str, amount: int | None) -> Intent:
                            "This payment intent is not waiting for a QR payment.")  # fmt: skip
     if amount is not None and amount != intent.amount:
         raise invalid("qr_amount_mismatch", "The code's amount differs from the payment's.")
+    shown = (intent.next_action or {}).get("display_qr_code") or {}
+    if int(shown.get("expires_at", 0)) < int(time.time()):
+        raise invalid("qr_expired", "This QR code has expired; ask the merchant for a new one.",
+                      "payload")  # fmt: skip
     pm = {**(intent.payment_method or {}), "wallet_customer": customer}
     return touch(intent, payment_method=pm, customer_id=intent.customer_id or customer,
                  next_action=None)  # fmt: skip

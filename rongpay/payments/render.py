@@ -38,6 +38,7 @@ def intent(i: Intent) -> dict[str, Any]:
         "metadata": i.metadata or {},
         "next_action": i.next_action,
         "payment_method": public_method(i.payment_method),
+        "return_url": i.return_url,
         "risk": i.risk,
         "status": str(i.status),
     }

@@ -269,8 +269,12 @@ def capture(intent: Intent, amount: int, fee: int,
 
 
 def cancel(intent: Intent, reason: str) -> Plan:
-    allowed = (IntentStatus.requires_payment_method, IntentStatus.requires_confirmation,
-               IntentStatus.requires_action, IntentStatus.requires_capture)  # fmt: skip
+    allowed: tuple[IntentStatus, ...] = (
+        IntentStatus.requires_payment_method, IntentStatus.requires_confirmation,
+        IntentStatus.requires_action, IntentStatus.requires_capture,
+    )  # fmt: skip
+    if intent.method_type == "bank_transfer":  # money the bank sends later is returned at once
+        allowed = (*allowed, IntentStatus.processing)
     require(intent, allowed, "cancel")
     after = touch(intent, status=IntentStatus.canceled, cancellation_reason=reason,
                   amount_capturable=0, next_action=None, challenge=None, expires=None)  # fmt: skip

@@ -115,6 +115,7 @@ intents = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("updated", sa.BigInteger, nullable=False),
     sa.Column("expires", sa.BigInteger),  # uncaptured authorisation lapses at this time
+    sa.Column("return_url", sa.String(2048)),
     sa.Index("ix_pay_intents_merchant", "merchant_id", "livemode", "seq"),
     sa.Index("ix_pay_intents_expiry", "status", "expires"),
 )

@@ -126,6 +126,10 @@ class WalletOp(Op[dict[str, Any]]):
         self.op_id = new_id("wop")
 
     def prepare(self, tx: Tx) -> None:
+        if self.kind == "topup" and self.currency not in cny_factors():
+            raise invalid("currency_unsupported", f"Wallets hold only currencies whose KYC limits "
+                          f"can be judged (a CNY reference rate); {self.currency} has none.",
+                          "currency")  # fmt: skip
         cus = customers.load(tx.conn, self.customer, self.livemode, "customer")
         wallet = accounts.wallet(self.livemode, self.customer, self.currency)
         funding = accounts.wallet_funding(self.livemode, self.currency)

@@ -98,9 +98,11 @@ async def challenge_submit(request: Request, intent_id: str) -> Response:
     gw, intent = await _intent(request, intent_id)
     if intent is None:
         return _missing()
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        return _challenge_page(intent, "That code is too long.")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_FORM_BYTES:  # read no further: the form holds one short field
+            return _page("Too large", "<h2>That form is too large.</h2>", 413)
     code = parse_qs(raw.decode("utf-8", "replace")).get("code", [""])[0].strip()
     caller = Caller(intent.merchant_id, intent.livemode)
     try:
@@ -139,7 +141,12 @@ def _status_page(intent: Intent) -> HTMLResponse:
     error = (intent.last_payment_error or {}).get("message")
     failed = error and intent.status == "requires_payment_method"
     err = f'<p class="err">{escape(str(error))}</p>' if failed else ""
-    return _page("Payment", f"<h2>{escape(text)}</h2>{_summary(intent)}{err}")
+    back = ""
+    if intent.return_url:  # the merchant's page, with the payment's id to look it up
+        sep = "&" if "?" in intent.return_url else "?"
+        link = f"{intent.return_url}{sep}payment_intent={intent.id}"
+        back = f'<p><a href="{escape(link, quote=True)}">Back to the shop</a></p>'
+    return _page("Payment", f"<h2>{escape(text)}</h2>{_summary(intent)}{err}{back}")
 
 
 @router.get("/checkout/qr/{intent_id}.{kind}")

@@ -150,6 +150,7 @@ def upgrade() -> None:
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.Column("updated", sa.BigInteger(), nullable=False),
         sa.Column("expires", sa.BigInteger(), nullable=True),
+        sa.Column("return_url", sa.String(length=2048), nullable=True),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("id"),
     )
