@@ -10,9 +10,19 @@ import pytest
 
 from rongpay.qr.crc import CRC_PREFIX, checksum
 
-ANCHORS = Path(
-    os.environ.get("RONGPAY_ANCHORS", Path(__file__).resolve().parents[3] / "shared" / "anchors")
-)
+
+def _anchors() -> Path:
+    """$RONGPAY_ANCHORS, else `../shared/anchors` beside the checkout (the project's layout),
+    else the machine's /work/shared/anchors (a fresh clone elsewhere, as CI makes)."""
+    given = os.environ.get("RONGPAY_ANCHORS")
+    if given:
+        return Path(given)
+    beside = Path(__file__).resolve().parents[3] / "shared" / "anchors"
+    machine = Path("/work/shared/anchors")
+    return beside if beside.exists() or not machine.exists() else machine
+
+
+ANCHORS = _anchors()
 SAMPLES = ANCHORS / "emvqr" / "samples.txt"
 
 # The EMVCo v1.1 worked example (first sample): two account templates, the language
