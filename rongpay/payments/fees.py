@@ -10,7 +10,8 @@ strings, rounded once, half-even, in `round_fee`.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import functools
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rongpay.payments.errors import invalid
@@ -32,8 +33,24 @@ DEFAULT_SCHEDULE: dict[str, Any] = {
 
 def round_fee(amount_minor: int, percent: Decimal) -> int:
     """The one rounding of a percentage of money: half-even to a whole minor unit."""
-    exact = Decimal(amount_minor) * percent / Decimal(100)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    num, den = percent.as_integer_ratio()
+    return _half_even(amount_minor * num, den * 100)
+
+
+def _half_even(numerator: int, denominator: int) -> int:
+    """NUMERATOR / DENOMINATOR rounded half-even, in integers (exact, and fast)."""
+    q, r = divmod(numerator, denominator)
+    if 2 * r > denominator or (2 * r == denominator and q % 2):
+        q += 1
+    return q
+
+
+@functools.lru_cache(maxsize=1024)
+def _ratio(percent: str, surcharge: str | None) -> tuple[int, int]:
+    """PERCENT (+ SURCHARGE) as an integer fraction of one: parsed once per schedule entry."""
+    total = Decimal(percent) + (Decimal(surcharge) if surcharge is not None else 0)
+    num, den = total.as_integer_ratio()
+    return num, den * 100
 
 
 def fee(
@@ -46,10 +63,8 @@ def fee(
     cross_border: bool,
 ) -> int:
     entry = schedule[method]
-    percent = Decimal(entry["percent"])
-    if cross_border:
-        percent += Decimal(schedule["cross_border_percent"])
-    total = round_fee(amount_minor, percent)
+    num, den = _ratio(entry["percent"], schedule["cross_border_percent"] if cross_border else None)
+    total = _half_even(amount_minor * num, den)
     if currency == default_currency:
         total += int(entry["fixed"])
     return min(total, amount_minor)

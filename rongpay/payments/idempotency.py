@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rongpay.payments import store
@@ -58,19 +57,19 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
-_t = store.idempotency.c
-_LOOKUP = sa.select(_t.fingerprint, _t.status_code, _t.body).where(
-    _t.owner == sa.bindparam("owner"),
-    _t.livemode == sa.bindparam("livemode"),
-    _t.key == sa.bindparam("key"),
-)  # built once: every POST with a key runs it
+# every POST with a key runs this: plain SQL, no statement compilation
+_LOOKUP_SQLITE = (
+    "SELECT fingerprint, status_code, body FROM pay_idempotency "
+    'WHERE owner = ? AND livemode = ? AND "key" = ?'
+)
+_LOOKUP_PG = _LOOKUP_SQLITE.replace("?", "%s")
 
 
 def lookup(conn: Connection, idem: Idem) -> Stored | None:
     """The stored response for IDEM's key, or None; PaymentError when the key is in use for
     another request or still running."""
-    params = {"owner": idem.owner, "livemode": idem.livemode, "key": idem.key}
-    row = conn.execute(_LOOKUP, params).first()
+    sql = _LOOKUP_PG if conn.dialect.name == "postgresql" else _LOOKUP_SQLITE
+    row = conn.exec_driver_sql(sql, (idem.owner, idem.livemode, idem.key)).first()
     if row is None:
         return None
     if row.fingerprint != idem.fingerprint:

@@ -18,8 +18,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from rongpay.compliance.aml_params import RiskRating
 from rongpay.compliance.kyc import SpendTotals, Tier, check_limit
 from rongpay.compliance.reference import cny_factors, to_cny_minor
@@ -38,9 +36,9 @@ def _periods(now: float) -> tuple[str, str]:
     return f"D{day:%Y-%m-%d}", f"Y{day:%Y}"
 
 
-_SPEND = sa.select(store.spend.c.id, store.spend.c.total_cny_minor).where(
-    sa.or_(store.spend.c.id == sa.bindparam("day"), store.spend.c.id == sa.bindparam("year"))
-)  # built once: this runs on every outgoing wallet movement
+# runs on every outgoing wallet movement: plain SQL, no statement compilation
+_SPEND_SQLITE = "SELECT id, total_cny_minor FROM pay_spend WHERE id IN (?, ?)"
+_SPEND_PG = _SPEND_SQLITE.replace("?", "%s")
 
 
 def _totals(tx: Tx, customer: Any) -> tuple[list[str], dict[str, int], set[str]]:
@@ -49,8 +47,8 @@ def _totals(tx: Tx, customer: Any) -> tuple[list[str], dict[str, int], set[str]]
     mode = "L" if customer.livemode else "T"
     day, year = _periods(time.time())
     ids = [f"{customer.id}:{mode}:{day}", f"{customer.id}:{mode}:{year}"]
-    params = {"day": ids[0], "year": ids[1]}
-    rows = {r.id: r.total_cny_minor for r in tx.conn.execute(_SPEND, params)}
+    sql = _SPEND_PG if tx.conn.dialect.name == "postgresql" else _SPEND_SQLITE
+    rows = {r.id: r.total_cny_minor for r in tx.conn.exec_driver_sql(sql, (ids[0], ids[1]))}
     pending = tx.group.setdefault("spend", {})
     return ids, {i: rows.get(i, 0) + pending.get(i, 0) for i in ids}, set(rows)
 

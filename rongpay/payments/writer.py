@@ -99,8 +99,13 @@ def _flush(conn: Connection, txs: Sequence[Tx]) -> None:
             inserts[(table, tuple(row))].append(row)
         for table, object_id, values in tx.updates:
             updates[(table, tuple(values))].append({**values, "_id": object_id})
-    for (table, _), rows in inserts.items():
-        conn.execute(table.insert(), rows)
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    for (table, cols), rows in inserts.items():
+        # plain DB-API executemany: SQLAlchemy's per-row parameter processing cost more than
+        # the insert itself (the values are already plain Python: ints, str, bool, bytes)
+        names = ", ".join(f'"{c}"' for c in cols)
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join([marker] * len(cols))})'
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in cols) for row in rows])
     outbox.emit_many(conn, [event for tx in txs for event in tx.events])
     for (table, cols), rows in updates.items():
         stmt = (
