@@ -796,7 +796,11 @@ class Gateway:
 
     async def _refund_now(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
         intent_id, asked, reason, metadata = refunds.parse_request(raw)
-        intent = self.retrieve(caller, intent_id)
+        try:
+            intent = self.retrieve(caller, intent_id)
+        except PaymentError as exc:
+            exc.param = "payment_intent"  # the refund's parameter that names it
+            raise
         if intent.method_type == "bank_transfer":
             raise invalid("refund_unsupported", "Bank transfers cannot be refunded through the "
                           "gateway yet: the bank takes no refund instruction here.",
