@@ -4,8 +4,10 @@ serve --sandbox` and `rongpay demo`, and point the gateway at them through its e
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from rongpay.cli.common import CliError
 
 READY_TIMEOUT_S = 20.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def free_port() -> int:
@@ -39,9 +42,19 @@ class Sandboxes:
                 proc.kill()
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the server dies, however it
+    dies (uvicorn re-raises the signal that stopped it, so no `finally` runs then)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the server's own stop() still applies
+        pass
+
+
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "rongpay", "sandbox", *args], env=env,
-                            stdout=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # fmt: skip
 
 
 def _connects(port: int) -> bool:
