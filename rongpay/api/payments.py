@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
@@ -250,6 +249,3 @@ async def release_intent(
     if not caller.is_admin:
         raise ApiError(403, "admin_required", "Only the operator releases held payments.")
     return await _call(gw.release(caller, intent_id, body, client=_client(request)))
-
-
-_ = orjson

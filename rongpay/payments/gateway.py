@@ -1074,6 +1074,3 @@ def _network(result: CardResult) -> dict[str, Any]:
         "mti": result.mti, "transmitted_at": result.transmitted_at,
         "acquirer_id": result.acquirer_id, "processing_code": result.processing_code,
     }  # fmt: skip
-
-
-_ = (Results,)
