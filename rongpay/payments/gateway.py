@@ -52,7 +52,7 @@ from rongpay.payments.intents import (
     touch,
 )
 from rongpay.payments.methods import MethodInput
-from rongpay.payments.ops import Change, IntentOp, Plan, Results, Step, no_money
+from rongpay.payments.ops import Change, IntentOp, Plan, Step, no_money
 from rongpay.payments.risk_gate import RiskGate
 from rongpay.payments.types import (
     Caller,
@@ -302,28 +302,16 @@ class Gateway:
                 failure = steps.payment_error("balance_insufficient", None)
                 plan = steps.charge_plan(i, i.attempts + 1, charge_id=None, network=None,
                                          risk=risk, failure=failure)  # fmt: skip
-                settle = plan.settle
 
-                def settle_and_count(results: Results) -> Change:
-                    change = settle(results)
+                def count(change: Change) -> None:
                     if change.intent.status == IntentStatus.succeeded:  # money left the wallet
                         wallets.spend_rows(change, spend)  # (a hold counts when captured)
-                    return change
 
-                plan.settle = settle_and_count
-                return plan
+                return plan.then(count)
 
             plan = self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
                                 go, name=payer.name)  # fmt: skip
-            decided = plan.settle
-
-            def settle_code(results: Results) -> Change:
-                change = decided(results)
-                steps.code_outcome(change, code)
-                return change
-
-            plan.settle = settle_code
-            return plan
+            return plan.then(lambda change: steps.code_outcome(change, code))
 
         return step
 
@@ -350,16 +338,12 @@ class Gateway:
             return no_money(
                 steps.challenged(intent, risk=risk, reason="risk", base_url=self.base_url)
             )
-        plan: Plan = go(intent, risk)
-        settle = plan.settle
 
-        def settle_and_tell(results: Results) -> Change:
-            change = settle(results)
+        def tell(change: Change) -> None:  # who paid, for the AML monitor after the commit
             change.extra["payer"] = who
-            return change
 
-        plan.settle = settle_and_tell
-        return plan
+        plan: Plan = go(intent, risk)
+        return plan.then(tell)
 
     async def _aftermath(self, result: Any, merchant: Any) -> Any:
         """After the commit: cases for held and reviewed payments, AML for completed ones."""
@@ -422,16 +406,9 @@ class Gateway:
                                 client, authenticated, go, name=name)  # fmt: skip
             if record is None:
                 return plan
-            settle = plan.settle
-
-            def settle_and_keep_card(results: Results) -> Change:
-                # the card is stored whatever happens now: a challenge or a hold resumes from it
-                change = settle(results)
-                change.direct.append(lambda conn: insert_record(conn, record))
-                return change
-
-            plan.settle = settle_and_keep_card
-            return plan
+            # the card is stored whatever happens now: a challenge or a hold resumes from it
+            return plan.then(lambda change: change.direct.append(
+                lambda conn: insert_record(conn, record)))  # fmt: skip
 
         first = IntentOp(merchant.id, caller.livemode, intent.id, begin,
                          new=intent if new else None, idem=idem, idem_phase="reserve")  # fmt: skip
@@ -754,18 +731,13 @@ class Gateway:
             if risk["decision"] in ("block", "challenge"):  # a scan cannot be challenged: decline
                 error = steps.payment_error("payment_declined", "fraudulent")
                 return no_money(steps.failed_attempt(cur, error, risk=risk))
-            plan = redirects.qr_charge(cur, risk)
-            settle = plan.settle
 
-            def settle_and_count(results: Results) -> Change:
-                change = settle(results)
+            def count(change: Change) -> None:
                 change.extra["payer"] = who
                 if change.intent.status != IntentStatus.requires_payment_method:
                     wallets.spend_rows(change, spend)
-                return change
 
-            plan.settle = settle_and_count
-            return plan
+            return redirects.qr_charge(cur, risk).then(count)
 
         op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(f"cus:{customer}",))
         async with self._serial(intent_id):

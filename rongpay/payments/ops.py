@@ -43,6 +43,18 @@ class Plan:
     transfers: list[Transfer] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
 
+    def then(self, after: Callable[[Change], None]) -> Plan:
+        """This plan, with AFTER applied to its Change once the ledger has judged it."""
+        settle = self.settle
+
+        def settled(results: Results) -> Change:
+            change = settle(results)
+            after(change)
+            return change
+
+        self.settle = settled
+        return self
+
 
 def no_money(change: Change) -> Plan:
     """A plan that moves nothing and settles to CHANGE."""

@@ -15,7 +15,7 @@ import orjson
 import sqlalchemy as sa
 
 from rongpay.ledger.types import CreateTransferResult
-from rongpay.payments import accounts, charges, customers, fees, store
+from rongpay.payments import accounts, charges, customers, fees, store, wallets
 from rongpay.payments.errors import Kind, PaymentError, invalid, unexpected_state
 from rongpay.payments.intents import (
     AUTH_VALIDITY_S,
@@ -258,11 +258,7 @@ def capture(intent: Intent, amount: int, fee: int,
                     "payment_intent": intent.id}  # fmt: skip
         change.event("charge.captured", captured)
         change.event("payment_intent.succeeded")
-        for spend_id, total, exists in spend or ():  # KYC running totals (wallet.spend_add)
-            if exists:
-                change.updates.append((store.spend, spend_id, {"total_cny_minor": total}))
-            else:
-                change.inserts.append((store.spend, {"id": spend_id, "total_cny_minor": total}))
+        wallets.spend_rows(change, spend or [])  # KYC running totals (wallets.spend_add)
         return change
 
     return Plan(settle, capture_transfers(intent, amount, fee), involved_accounts(intent))
