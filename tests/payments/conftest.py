@@ -8,10 +8,8 @@ TestClient (which runs the app on another loop) talks to it over real TCP, as in
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,45 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rongpay.api.app import create_app
-from rongpay.sim.issuer import IssuerConfig, IssuerServer
+from rongpay.sim.issuer import IssuerConfig
+
+from .e2e_support import CARD_DEFAULTS, Issuer
 
 ADMIN_KEY = "rk_admin_payments_e2e_0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-CARD_DEFAULTS = {"exp_month": 12, "exp_year": 2034, "cvc": "123"}
 ISSUER_BALANCE_MINOR = 10_000_000  # the sandbox issuer's default cardholder balance
-
-
-class Issuer:
-    """The sandbox issuer (simulated) served from a background thread's event loop."""
-
-    def __init__(self, config: IssuerConfig) -> None:
-        self.server = IssuerServer(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="issuer", daemon=True)
-        self.port = 0
-
-    def start(self) -> None:
-        self.thread.start()
-        self.port = self.call(self.server.start("127.0.0.1", 0))
-
-    def call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    def stop(self) -> None:
-        self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-    def balances(self, pan: str, currency: str) -> tuple[int, int]:
-        """(balance, available) of the cardholder account, read on the issuer's loop."""
-
-        async def read() -> tuple[int, int]:
-            account = self.server.book.account(pan)
-            return account.balance(currency), account.available(currency)
-
-        result: tuple[int, int] = self.call(read())
-        return result
 
 
 @pytest.fixture
