@@ -34,7 +34,7 @@ async def _caller(request: Request, *, admin_ok: bool) -> Caller:
             "Send your secret key as `Authorization: Bearer sk_test_...`.",
         )
     if admin_ok and key_matches(given, runtime(request).admin_key):
-        return Caller("", livemode=_admin_mode(request), is_admin=True)
+        return Caller("", livemode=admin_livemode(request), is_admin=True)
     if given.startswith(("sk_test_", "sk_live_", "pk_test_", "pk_live_")):
         engine = get_engine(request)
         cache = keys.cache_for(engine)
@@ -55,7 +55,8 @@ async def _caller(request: Request, *, admin_ok: bool) -> Caller:
     raise _unauthorised("invalid_api_key", "The API key given is not valid.")
 
 
-def _admin_mode(request: Request) -> bool:
+def admin_livemode(request: Request) -> bool:
+    """The mode an operator's request acts in: test unless `Rongpay-Mode: live`."""
     return request.headers.get("rongpay-mode", "test").strip().lower() == "live"
 
 

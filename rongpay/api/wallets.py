@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from rongpay.api import render, schemas
-from rongpay.api.auth import MerchantDep
+from rongpay.api.auth import MerchantDep, admin_livemode
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
 from rongpay.api.errors import error_body
 from rongpay.api.payments import _answer, _idem, api_error
@@ -27,8 +27,7 @@ WALLET_400 = ("parameter_invalid, parameter_unknown, currency_invalid, country_i
               "kyc_limit_exceeded (402), idempotency_error")  # fmt: skip
 
 
-def live(request: Request) -> bool:
-    return request.headers.get("rongpay-mode", "test").strip().lower() == "live"
+live = admin_livemode
 
 
 def _operator(request: Request) -> Caller:

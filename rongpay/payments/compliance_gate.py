@@ -38,14 +38,13 @@ from rongpay.compliance.screening_service import (
     screen_cross_border,
 )
 from rongpay.payments.intents import Intent
+from rongpay.payments.risk_gate import CHANNELS  # the event channel of each payment method
 
 log = logging.getLogger("rongpay.payments")
 
 LIST_ENV = "RONGPAY_SANCTIONS_LIST"
 QUEUE_LIMIT = 10_000  # completed payments waiting for the AML monitor; beyond it, dropped (logged)
 SYSTEM = "system:gateway"
-CHANNELS = {"card": "card", "card_present": "pos", "wallet": "wallet", "bank_transfer": "bank",
-            "qr": "qr"}  # fmt: skip
 
 
 class ComplianceGate:
