@@ -96,6 +96,7 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     )
     app.state.runtime = rt
     errors.install(app)
+    payments.install(app)
     app.add_middleware(versions.VersionMiddleware)
     app.add_api_route(
         "/healthz", healthz, methods=["GET"], tags=["service"], summary="Liveness and database",

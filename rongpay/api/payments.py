@@ -17,7 +17,7 @@ from rongpay.api import listing, render, schemas
 from rongpay.api import payment_schemas as ps
 from rongpay.api.auth import CallerDep, MerchantDep
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
-from rongpay.api.errors import ApiError, error_body
+from rongpay.api.errors import ApiError, error_body, error_response
 from rongpay.api.runtime_payments import gateway_of
 from rongpay.payments import merchants, store
 from rongpay.payments import render as prender
@@ -44,6 +44,16 @@ INTENT_400 = ("parameter_invalid, parameter_missing, parameter_unknown, amount_t
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
 Body = Annotated[Any, Depends(json_body)]
 OptionalBody = Annotated[Any, Depends(optional_json_body)]
+
+
+def install(app: Any) -> None:
+    """Every refused payment request, wherever it is raised, leaves in the error shape."""
+
+    async def on_payment_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PaymentError)
+        return error_response(api_error(exc))
+
+    app.add_exception_handler(PaymentError, on_payment_error)
 
 
 def api_error(exc: PaymentError) -> ApiError:
@@ -95,10 +105,7 @@ def _client(request: Request) -> Client:
 
 
 async def _call(coro: Any) -> Response:
-    try:
-        return _answer(await coro)
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    return _answer(await coro)
 
 
 # -- merchants (operator) -----------------------------------------------------------------
@@ -112,10 +119,7 @@ async def _call(coro: Any) -> Response:
 )  # fmt: skip
 def create_merchant(engine: EngineDep, body: Body) -> Response:
     """The merchant with its test `secret_key` and `publishable_key`, shown only here."""
-    try:
-        merchant, issued = merchants.create(engine, body)
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    merchant, issued = merchants.create(engine, body)
     return render.json_response({**merchants.render(merchant), **issued})
 
 
@@ -125,10 +129,7 @@ def create_merchant(engine: EngineDep, body: Body) -> Response:
     responses=schemas.errors(401, 404, 503),
 )  # fmt: skip
 def get_merchant(engine: EngineDep, merchant_id: str) -> Response:
-    try:
-        return render.json_response(merchants.render(merchants.get(engine, merchant_id)))
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    return render.json_response(merchants.render(merchants.get(engine, merchant_id)))
 
 
 @router.post(
@@ -139,10 +140,7 @@ def get_merchant(engine: EngineDep, merchant_id: str) -> Response:
 )  # fmt: skip
 def create_api_key(engine: EngineDep, merchant_id: str, body: Body) -> Response:
     """A new secret or publishable key, test or live mode; shown only here."""
-    try:
-        return render.json_response(merchants.issue_key(engine, merchant_id, body))
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    return render.json_response(merchants.issue_key(engine, merchant_id, body))
 
 
 # -- payment intents ----------------------------------------------------------------------
@@ -183,10 +181,7 @@ def list_intents(
     response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
 )  # fmt: skip
 def get_intent(caller: MerchantDep, gw: GatewayDep, intent_id: str) -> Response:
-    try:
-        return render.json_response(prender.intent(gw.retrieve(caller, intent_id)))
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    return render.json_response(prender.intent(gw.retrieve(caller, intent_id)))
 
 
 @router.post(

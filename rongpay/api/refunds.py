@@ -12,9 +12,8 @@ from rongpay.api import listing, render, schemas
 from rongpay.api.auth import CallerDep, MerchantDep
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, read_body
 from rongpay.api.errors import ApiError
-from rongpay.api.payments import GatewayDep, _answer, _call, _client, _idem, api_error
+from rongpay.api.payments import GatewayDep, _answer, _call, _client, _idem
 from rongpay.payments import disputes, refunds, store
-from rongpay.payments.errors import PaymentError
 from rongpay.payments.idempotency import Stored
 from rongpay.payments.ops import Change
 from rongpay.store.paging import fetch_page
@@ -45,10 +44,7 @@ async def create_refund(
 ) -> Response:
     """A refund object; `status` is succeeded, or failed when the card issuer refused it."""
     idem = _idem(request, caller, body, _refund_response)
-    try:
-        result = await gw.refund(caller, body, idem=idem)
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    result = await gw.refund(caller, body, idem=idem)
     if isinstance(result, Stored):
         return _answer(result)
     status, content = _refund_response(result)
@@ -87,17 +83,11 @@ def list_disputes(
 @router.get("/v1/disputes/{dispute_id}", summary="Retrieve a dispute",
             responses=schemas.errors(401, 404, 503))  # fmt: skip
 def get_dispute(caller: MerchantDep, gw: GatewayDep, dispute_id: str) -> Response:
-    try:
-        return render.json_response(gw.get_dispute(caller, dispute_id))
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    return render.json_response(gw.get_dispute(caller, dispute_id))
 
 
 async def _dispute_call(coro: Any) -> Response:
-    try:
-        change = await coro
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    change = await coro
     return render.json_response(disputes.render(change.extra["dispute"]))
 
 
@@ -142,10 +132,7 @@ async def resolve_dispute(
 async def bank_callback(request: Request, gw: GatewayDep) -> Response:
     """Verified with the `Bank-Signature` header; a repeat is acknowledged and changes nothing."""
     body = await read_body(request, CALLBACK_MAX_BYTES)  # no key here: read no more than this
-    try:
-        result = await gw.bank_callback(body, request.headers.get("bank-signature"))
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    result = await gw.bank_callback(body, request.headers.get("bank-signature"))
     return render.json_response(result)
 
 

@@ -13,9 +13,8 @@ from rongpay.api import render, schemas
 from rongpay.api.auth import MerchantDep, admin_livemode
 from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
 from rongpay.api.errors import error_body
-from rongpay.api.payments import _answer, _idem, api_error
+from rongpay.api.payments import _answer, _idem
 from rongpay.payments import customers, parse, wallets
-from rongpay.payments.errors import PaymentError
 from rongpay.payments.types import Caller
 from rongpay.payments.writer import writer_for
 
@@ -34,36 +33,29 @@ def _operator(request: Request) -> Caller:
     return Caller("", live(request), is_admin=True)
 
 
-def _json(call: Any) -> Response:
-    try:
-        return render.json_response(call())
-    except PaymentError as exc:
-        raise api_error(exc) from None
-
-
 @admin.post("/v1/customers", summary="Create a wallet customer (admin)",
             responses=schemas.errors(400, 401, 503, bad=WALLET_400))  # fmt: skip
 def create_customer(request: Request, engine: EngineDep, body: Body) -> Response:
-    return _json(lambda: customers.create(engine, live(request), body))
+    return render.json_response(customers.create(engine, live(request), body))
 
 
 @admin.get("/v1/customers/{customer_id}", summary="Retrieve a customer (admin)",
            responses=schemas.errors(401, 404, 503))  # fmt: skip
 def get_customer(request: Request, engine: EngineDep, customer_id: str) -> Response:
-    return _json(lambda: customers.get(engine, customer_id, live(request)))
+    return render.json_response(customers.get(engine, customer_id, live(request)))
 
 
 @admin.get("/v1/customers/{customer_id}/balance", summary="Wallet balances (admin)",
            responses=schemas.errors(401, 404, 503))  # fmt: skip
 def get_balance(request: Request, engine: EngineDep, customer_id: str) -> Response:
-    return _json(lambda: wallets.balances(engine, customer_id, live(request)))
+    return render.json_response(wallets.balances(engine, customer_id, live(request)))
 
 
 @admin.post("/v1/customers/{customer_id}/mandates",
             summary="Let a merchant charge the wallet (admin)",
             responses=schemas.errors(400, 401, 404, 503, bad=WALLET_400))  # fmt: skip
 def grant_mandate(request: Request, engine: EngineDep, customer_id: str, body: Body) -> Response:
-    return _json(lambda: customers.grant_mandate(engine, customer_id, live(request), body))
+    return render.json_response(customers.grant_mandate(engine, customer_id, live(request), body))
 
 
 @admin.delete("/v1/customers/{customer_id}/mandates/{merchant_id}",
@@ -72,30 +64,29 @@ def grant_mandate(request: Request, engine: EngineDep, customer_id: str, body: B
 def revoke_mandate(
     request: Request, engine: EngineDep, customer_id: str, merchant_id: str
 ) -> Response:
-    return _json(lambda: customers.revoke_mandate(engine, customer_id, live(request), merchant_id))
+    return render.json_response(
+        customers.revoke_mandate(engine, customer_id, live(request), merchant_id)
+    )
 
 
 @admin.post("/v1/customers/{customer_id}/payment_codes",
             summary="A one-time code for a till to scan (admin)",
             responses=schemas.errors(401, 404, 503))  # fmt: skip
 def payment_code(request: Request, engine: EngineDep, customer_id: str) -> Response:
-    return _json(lambda: customers.issue_payment_code(engine, customer_id, live(request)))
+    return render.json_response(customers.issue_payment_code(engine, customer_id, live(request)))
 
 
 async def _movement(request: Request, engine: Any, kind: str, customer: str, body: Any,
                     fields: frozenset[str]) -> Response:  # fmt: skip
     caller = _operator(request)
-    try:
-        fields_in, amount, cur = wallets.parse_movement(body, fields)
-        to = None
-        if kind == "transfer":
-            to = str(parse.text(fields_in.get("to"), "to", required=True, limit=40))
-            wallets.refuse_self(customer, to)
-        idem = _idem(request, caller, body, _wallet_response)
-        op = wallets.WalletOp(kind, caller.livemode, customer, amount, cur, to, idem=idem)
-        result = await writer_for(engine).run_async(op)
-    except PaymentError as exc:
-        raise api_error(exc) from None
+    fields_in, amount, cur = wallets.parse_movement(body, fields)
+    to = None
+    if kind == "transfer":
+        to = str(parse.text(fields_in.get("to"), "to", required=True, limit=40))
+        wallets.refuse_self(customer, to)
+    idem = _idem(request, caller, body, _wallet_response)
+    op = wallets.WalletOp(kind, caller.livemode, customer, amount, cur, to, idem=idem)
+    result = await writer_for(engine).run_async(op)
     if isinstance(result, dict):
         status, content = _wallet_response(result)
         return Response(content, status_code=status, media_type="application/json")
