@@ -63,8 +63,8 @@ class RiskEngine:
             x = self.state.observe(event)
             if self.model is None:
                 return self._finish(event, x, None, [])
-            raw, contrib = self.model.raw_one(x)
-            return self._finish(event, x, self.model.calibrate(raw), contrib)
+            raw = self.model.raw_score(x)  # contributions only if a reason is needed
+            return self._finish(event, x, self.model.calibrate(raw), None)
 
     def decide_many(self, events: Sequence[Event]) -> list[Decision]:
         """The same decisions as `decide` on each event in turn, with the model run in bulk."""

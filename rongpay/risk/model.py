@@ -9,6 +9,7 @@ decision path), and many events at once with numpy for file throughput.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -76,6 +77,51 @@ def _flat(t: Tree) -> FlatTree:
     return FlatTree(feature, threshold, kids, np.asarray(t.value, dtype=np.float64), max(depth))
 
 
+MAX_DEPTH = 64  # deeper than any tree `rongpay risk train` grows; a deeper file is refused
+
+
+def _compile(trees: list[Tree], width: int) -> Callable[[list[float]], float]:
+    """The trees as one Python function of nested comparisons: the sum of the leaf each tree
+    reaches. CPython runs a compiled `if x[3] <= 0.5:` several times faster than a loop
+    walking node arrays (about 20 us instead of 80 for the shipped model).
+
+    The source is made only of numbers checked here (feature indexes in range, finite
+    thresholds and values, each node reached once, depth bounded), so a model file
+    still cannot run code: anything else raises ValueError before compile()."""
+    lines = ["def leaves(x):", " t = 0.0"]
+    for tree in trees:
+        _emit(tree, 0, 1, lines, width, set())
+    lines.append(" return t")
+    scope: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<risk-model>", "exec"), scope)  # only checked numbers
+    leaves: Callable[[list[float]], float] = scope["leaves"]
+    return leaves
+
+
+def _emit(tree: Tree, node: int, depth: int, lines: list[str], width: int, seen: set[int]) -> None:
+    if depth > MAX_DEPTH or not 0 <= node < len(tree.feature) or node in seen:
+        raise ValueError(f"tree node {node}: out of range, reached twice or too deep")
+    seen.add(node)
+    pad = " " * depth
+    f = int(tree.feature[node])
+    if f < 0:
+        lines.append(f"{pad}t += {_number(tree.value[node])}")
+        return
+    if f >= width:
+        raise ValueError(f"feature index {f} out of range")
+    lines.append(f"{pad}if x[{f}] <= {_number(tree.threshold[node])}:")
+    _emit(tree, int(tree.left[node]), depth + 1, lines, width, seen)
+    lines.append(f"{pad}else:")
+    _emit(tree, int(tree.right[node]), depth + 1, lines, width, seen)
+
+
+def _number(value: float) -> str:
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"non-finite number {v!r} in a tree")
+    return repr(v)
+
+
 class Model:
     """A loaded model: `score_one` for decisions, `score_batch` for files."""
 
@@ -96,6 +142,7 @@ class Model:
         self.cal_a = float(doc["calibration"]["a"])
         self.cal_b = float(doc["calibration"]["b"])
         self.thresholds = Thresholds(**doc["thresholds"])
+        self._leaves = _compile(self.trees, len(FEATURES))  # checks every node first
         self._arrays = [_flat(t) for t in self.trees]
 
     @classmethod
@@ -119,6 +166,11 @@ class Model:
         """Platt scaling: a strictly increasing map, so ranking (and AUPRC) is untouched."""
         z = self.cal_a * raw + self.cal_b
         return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
+
+    def raw_score(self, x: list[float]) -> float:
+        """Raw log-odds of one feature vector: the path to each tree's leaf, nothing more
+        (what a decision needs; contributions are computed only to explain one)."""
+        return self.base + self._leaves(x)
 
     def raw_one(self, x: list[float]) -> tuple[float, list[float]]:
         """Raw log-odds of one feature vector and each feature's contribution to it."""

@@ -36,6 +36,7 @@ def test_single_and_bulk_agree(dataset) -> None:  # type: ignore[no-untyped-def]
     for i in range(0, 500, 13):
         raw, contrib = model.raw_one(list(x[i]))
         assert abs(raw - bulk[i]) < 1e-9
+        assert abs(model.raw_score(list(x[i])) - bulk[i]) < 1e-9  # the compiled trees
         assert len(contrib) == len(FEATURES)
     scores = model.score_batch(x)
     assert np.all((scores >= 0) & (scores <= 1))
@@ -81,6 +82,48 @@ def test_bad_model_files(tmp_path: Path, content: bytes, needle: str) -> None:
     path.write_bytes(content)
     with pytest.raises(ModelFileError, match=needle):
         Model.load(path)
+
+
+def _one_tree_doc(tree: dict[str, object]) -> dict[str, object]:
+    return {"format": "rongpay-risk-model/1", "version": "t", "features": list(FEATURES),
+            "baseline": 0.0, "trees": [tree], "calibration": {"a": 1.0, "b": 0.0},
+            "thresholds": {"review": 0.3, "challenge": 0.6, "block": 0.9}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        # a threshold that is not a number: the compiled trees must never take it as code
+        {"feature": [0, -1, -1], "threshold": ["__import__('os')", 0, 0], "left": [1, 0, 0],
+         "right": [2, 0, 0], "value": [0, 1, 2]},
+        {"feature": [0, -1, -1], "threshold": [float("nan"), 0, 0], "left": [1, 0, 0],
+         "right": [2, 0, 0], "value": [0, 1, 2]},
+        {"feature": [len(FEATURES), -1, -1], "threshold": [1, 0, 0], "left": [1, 0, 0],
+         "right": [2, 0, 0], "value": [0, 1, 2]},
+        {"feature": [0, 0], "threshold": [1, 1], "left": [1, 0], "right": [1, 0],
+         "value": [0, 1]},  # a cycle: never reaches a leaf
+        {"feature": [0, -1], "threshold": [1, 0], "left": [1, 0], "right": [7, 0],
+         "value": [0, 1]},  # a child that does not exist
+        {"feature": [0, 1, -1], "threshold": [1, 1, 0], "left": [1, 2, 0],
+         "right": [1, 2, 0], "value": [0, 1, 2]},  # shared children: a graph, not a tree
+    ],
+)  # fmt: skip
+def test_bad_trees_are_refused(tmp_path: Path, tree: dict[str, object]) -> None:
+    path = tmp_path / "m.json"
+    path.write_bytes(orjson.dumps(_one_tree_doc(tree)))
+    with pytest.raises(ModelFileError, match="corrupt"):
+        Model.load(path)
+
+
+def test_compiled_tree_takes_each_branch() -> None:
+    tree = {"feature": [2, -1, -1], "threshold": [0.5, 0, 0], "left": [1, 0, 0],
+            "right": [2, 0, 0], "value": [0.0, -1.25, 3.5]}  # fmt: skip
+    model = Model(_one_tree_doc(tree))
+    x = [0.0] * len(FEATURES)
+    assert model.raw_score(x) == -1.25
+    x[2] = 0.75
+    assert model.raw_score(x) == 3.5
+    assert model.raw_one(x)[0] == 3.5
 
 
 def test_missing_model_file(tmp_path: Path) -> None:
