@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Secret
@@ -22,6 +24,7 @@ from starlette.responses import Response
 
 from rongpay import __version__
 from rongpay.api import (
+    edge,
     errors,
     ledger,
     payment_schemas,
@@ -31,10 +34,10 @@ from rongpay.api import (
     render,
     runtime_payments,
     schemas,
-    versions,
     wallets,
     webhooks,
 )
+from rongpay.api.auth import KEY_CHECKS
 from rongpay.api.deps import Runtime, runtime
 from rongpay.store import engine as store_engine
 from rongpay.web import checkout
@@ -97,15 +100,18 @@ def create_app(db_url: str | None = None, admin_key: str | None = None) -> FastA
     app.state.runtime = rt
     errors.install(app)
     payments.install(app)
-    app.add_middleware(versions.VersionMiddleware)
+    app.add_middleware(edge.EdgeMiddleware)
     app.add_api_route(
         "/healthz", healthz, methods=["GET"], tags=["service"], summary="Liveness and database",
         response_model=schemas.Health, responses=schemas.errors(503),
     )  # fmt: skip
-    app.include_router(ledger.router)
+    # The router tries routes in order (twice: to pick an included router, then inside it),
+    # so the routes that carry the payment traffic come first.
     app.include_router(payments.router)
     app.include_router(wallets.router)
     app.include_router(refunds.router)
+    app.include_router(ledger.router)
+    app.include_router(payments.admin)
     app.include_router(wallets.admin)
     app.include_router(webhooks.router)
     app.include_router(qr.router)
@@ -137,6 +143,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         js = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(js.pop("$defs", {}))
         components[model.__name__] = js
+    _mark_secured(spec, app)
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     for path in spec.get("paths", {}).values():
@@ -150,3 +157,24 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 }  # fmt: skip
     app.openapi_schema = spec
     return spec
+
+
+def _mark_secured(spec: dict[str, Any], app: FastAPI) -> None:
+    """Name the bearer scheme on every operation whose dependencies check a key. The checks
+    read the header themselves: a security sub-dependency per request only fed this page."""
+    spec["components"]["securitySchemes"] = {"HTTPBearer": {
+        "type": "http", "scheme": "bearer",
+        "description": "a merchant's secret key (sk_test_..., sk_live_...) or, for operator "
+                       "routes, the admin key (RONGPAY_ADMIN_KEY)",
+    }}  # fmt: skip
+    for route in iter_route_contexts(app.routes):  # the routes as /openapi.json lists them
+        if not isinstance(route.original_route, APIRoute) or not _checks_key(route.dependant):
+            continue
+        ops = spec["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            if method.lower() in ops:
+                ops[method.lower()]["security"] = [{"HTTPBearer": []}]
+
+
+def _checks_key(dependant: Dependant) -> bool:
+    return dependant.call in KEY_CHECKS or any(_checks_key(d) for d in dependant.dependencies)

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from fastapi.security import HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Secret
@@ -64,13 +63,8 @@ def get_engine(request: Request) -> Engine:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
-# Declared for /openapi.json (the security scheme); the check itself is require_admin.
-bearer_scheme = HTTPBearer(auto_error=False, description="the admin key: RONGPAY_ADMIN_KEY")
 
-
-def require_admin(
-    request: Request, _scheme: Annotated[object, Depends(bearer_scheme)] = None
-) -> None:
+def require_admin(request: Request) -> None:
     given = presented_key(request.headers.get("authorization"))
     if given is None:
         raise ApiError(

@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rongpay.api.render import json_response
 from rongpay.ledger.errors import BatchTooLarge
@@ -149,7 +148,7 @@ def install(app: FastAPI) -> None:
             log.warning("database unavailable: %s", type(exc.orig).__name__)
             return error_response(service_unavailable())
         log.error("database error", exc_info=exc)
-        return error_response(_internal())
+        return error_response(internal_error())
 
     async def on_driver_unavailable(_: Request, exc: Exception) -> Response:
         # The ledger's hot path talks to the DB-API cursor directly: its errors come unwrapped.
@@ -163,57 +162,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(BatchTooLarge, on_batch_too_large)
     app.add_exception_handler(DBAPIError, on_database)
-    app.add_middleware(GuardMiddleware)
 
 
-def _internal() -> ApiError:
+def internal_error() -> ApiError:
     return ApiError(
         500, "internal_error", "Something went wrong on our side; it has been logged.",
         type_=API_ERROR,
     )  # fmt: skip
-
-
-class GuardMiddleware:
-    """Outermost safety net: oversized bodies get a 413, unhandled bugs a logged 500.
-
-    Starlette's own catch-all re-raises after answering (uvicorn then prints a traceback);
-    this one answers in the error shape and stops there.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if _declared_length(scope) > MAX_BODY_BYTES:
-            too_big = ApiError(
-                413, "payload_too_large", f"The request body is over {MAX_BODY_BYTES} bytes."
-            )
-            await error_response(too_big)(scope, receive, send)
-            return
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked_send)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
-                await error_response(_internal())(scope, receive, send)
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0

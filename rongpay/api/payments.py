@@ -31,6 +31,7 @@ from rongpay.store.paging import fetch_page
 from rongpay.store.uow import unit_of_work
 
 router = APIRouter(tags=["payments"])
+admin = APIRouter(tags=["payments"])  # merchants: operator calls, apart from the busy routes
 
 STATUS = {
     Kind.invalid: 400, Kind.declined: 402, Kind.missing: 404, Kind.state: 400,
@@ -111,7 +112,7 @@ async def _call(coro: Any) -> Response:
 # -- merchants (operator) -----------------------------------------------------------------
 
 
-@router.post(
+@admin.post(
     "/v1/merchants", summary="Create a merchant (admin)", dependencies=[Depends(require_admin)],
     response_model=ps.Merchant, responses=schemas.errors(400, 401, 503, bad="parameter_invalid, "
     "parameter_unknown, country_invalid, currency_invalid"),
@@ -123,7 +124,7 @@ def create_merchant(engine: EngineDep, body: Body) -> Response:
     return render.json_response({**merchants.render(merchant), **issued})
 
 
-@router.get(
+@admin.get(
     "/v1/merchants/{merchant_id}", summary="Retrieve a merchant (admin)",
     dependencies=[Depends(require_admin)], response_model=ps.Merchant,
     responses=schemas.errors(401, 404, 503),
@@ -132,7 +133,7 @@ def get_merchant(engine: EngineDep, merchant_id: str) -> Response:
     return render.json_response(merchants.render(merchants.get(engine, merchant_id)))
 
 
-@router.post(
+@admin.post(
     "/v1/merchants/{merchant_id}/api_keys", summary="Issue an API key (admin)",
     dependencies=[Depends(require_admin)], response_model=ps.ApiKey,
     responses=schemas.errors(400, 401, 404, 503, bad="parameter_invalid, parameter_unknown"),

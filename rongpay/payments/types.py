@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-import os
 import string
 from dataclasses import dataclass
 from typing import Any
+
+from rongpay.security.entropy import random_bytes
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -16,7 +17,7 @@ def new_id(prefix: str, length: int = 24) -> str:
     OS's CSPRNG, about 6 bits each), so ids leak nothing."""
     # one byte per digit, reduced mod 62: digits 0-7 come 5/4 as often as the others, which
     # still leaves about 142 bits of entropy in 24 digits (ids are unguessable, not secret keys)
-    return prefix + "_" + "".join([_ALPHABET[b % 62] for b in os.urandom(length)])
+    return prefix + "_" + "".join([_ALPHABET[b % 62] for b in random_bytes(length)])
 
 
 class IntentStatus(enum.StrEnum):

@@ -10,7 +10,6 @@ endpoint cache to keep fresh and no extra round trip).
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -18,6 +17,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rongpay.security.entropy import random_bytes
 from rongpay.webhooks import store
 from rongpay.webhooks.types import (
     API_VERSION,
@@ -35,7 +35,7 @@ _DELIVERY_COLUMNS = ("id", "event_id", "endpoint_id", "livemode", "status", "att
 
 
 def _id(prefix: str) -> str:
-    return prefix + os.urandom(12).hex()
+    return prefix + random_bytes(12).hex()
 
 
 def emit(

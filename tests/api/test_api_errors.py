@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from rongpay.api import create_app
+from rongpay.api import create_app, versions
 from rongpay.api.errors import MAX_BODY_BYTES
 from rongpay.ledger import service
 
@@ -135,6 +135,16 @@ def test_payload_too_large(client: TestClient) -> None:
     r = client.post("/v1/ledger/transfers", content=b"x",
                     headers={"Content-Length": str(MAX_BODY_BYTES + 1), **JSON})  # fmt: skip
     assert_error(r, 413, "payload_too_large")
+
+
+def test_api_version_is_stamped_and_unknown_ones_refused(client: TestClient) -> None:
+    ok = client.get("/v1/ledger/accounts/1")
+    assert ok.headers["rongpay-version"] == versions.CURRENT  # errors say it too
+    pinned = client.get("/v1/ledger/accounts/1", headers={"Rongpay-Version": versions.CURRENT})
+    assert pinned.headers["rongpay-version"] == versions.CURRENT
+    r = client.get("/v1/ledger/accounts/1", headers={"Rongpay-Version": "1999-01-01"})
+    assert assert_error(r, 400, "api_version_invalid")["param"] == "Rongpay-Version"
+    assert "rongpay-version" not in client.get("/healthz").headers  # only the API is versioned
 
 
 def test_huge_integer_ids_are_echoed_not_crashed(client: TestClient) -> None:
