@@ -116,11 +116,15 @@ async def recover(
         ).all()  # fmt: skip
     done = 0
     for row in rows:
-        done += await _recover_one(gateway, row, respond)
+        outcome = await _recover_one(gateway, row, respond)
+        if outcome is None:  # the issuer is out of reach: the others wait for the next sweep
+            break
+        done += outcome
     return done
 
 
-async def _recover_one(gateway: Gateway, row: Any, respond: Respond | None) -> bool:
+async def _recover_one(gateway: Gateway, row: Any, respond: Respond | None) -> bool | None:
+    """True: reversed and failed; False: left as it is; None: the issuer is out of reach."""
     livemode = bool(row.livemode)
     claim = IntentOp(row.merchant_id, livemode, row.id, lambda tx, cur: _claim(tx, cur, row.charge))
     claimed: Change = await gateway.writer.run_async(claim)
@@ -131,6 +135,11 @@ async def _recover_one(gateway: Gateway, row: Any, respond: Respond | None) -> b
     result = await _reverse(gateway, claimed.intent, record, where)
     if result is None:
         return False
+    if result.outcome in (CardOutcome.TIMEOUT, CardOutcome.UNAVAILABLE):
+        log.warning("card attempt %s cut short: the issuer cannot be reached for its reversal "
+                    "(%s); left in processing for the next sweep", where,
+                    result.outcome)  # fmt: skip
+        return None
     if result.outcome != CardOutcome.APPROVED and (
         result.response_code != ResponseCode.ORIGINAL_NOT_FOUND
     ):
@@ -159,8 +168,8 @@ async def _recover_one(gateway: Gateway, row: Any, respond: Respond | None) -> b
 async def _reverse(
     gateway: Gateway, intent: Intent, record: dict[str, str], where: str
 ) -> CardResult | None:
-    """The issuer's answer to the reversal of RECORD, or None (logged) when there is none to
-    have now: no network, no card to name, or the issuer out of reach."""
+    """What came of the reversal of RECORD, or None (logged) when it cannot be sent: no
+    network, or no card to name."""
     if gateway.card is None:
         log.warning("card attempt %s cut short: no card network to reverse it; left in "
                     "processing for the next sweep", where)  # fmt: skip
@@ -170,13 +179,7 @@ async def _reverse(
         log.error("card attempt %s cut short: its card cannot be opened from the vault, so it "
                   "cannot be reversed; reconcile it with the issuer by hand", where)  # fmt: skip
         return None
-    result = await gateway.card.reverse_original(card, record, f"{intent.id}:recovery")
-    if result.outcome in (CardOutcome.TIMEOUT, CardOutcome.UNAVAILABLE):
-        log.warning("card attempt %s cut short: the issuer cannot be reached for its reversal "
-                    "(%s); left in processing for the next sweep", where,
-                    result.outcome)  # fmt: skip
-        return None
-    return result
+    return await gateway.card.reverse_original(card, record, f"{intent.id}:recovery")
 
 
 def _held(intent: Intent) -> bool:

@@ -256,28 +256,34 @@ def test_a_late_second_commit_after_recovery_is_refused_and_reversed(
     assert check.check(engine).ok
 
 
-def test_an_unreachable_issuer_leaves_the_attempt_for_a_later_sweep(
+def test_an_unreachable_issuer_leaves_the_attempts_for_a_later_sweep(
     engine: Engine, issuer: Issuer, key: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    m = merchant(engine)
-    body = _body()
-    idem = _idem(m, body)
     start = issuer.balances(VISA, USD)
-    _crash(engine, key, issuer.port, CrashAfterAnswer, m, body, idem)
+    shops = [merchant(engine), merchant(engine)]
+    keys = []
+    for m in shops:  # two attempts cut short, each charged at the issuer
+        body = _body()
+        keys.append(_idem(m, body))
+        _crash(engine, key, issuer.port, CrashAfterAnswer, m, body, keys[-1])
+    charged = (start[0] - 2 * AMOUNT, start[1] - 2 * AMOUNT)
+    assert issuer.balances(VISA, USD) == charged
     issuer.call(issuer.server.close())  # the issuer goes away (its books stay)
     later = time.time() + STUCK_AFTER_S + 1
     with caplog.at_level(logging.WARNING, logger="rongpay.payments.recovery"):
         assert _recover(engine, key, issuer.port, later) == 0
     assert "cannot be reached" in caplog.text and "next sweep" in caplog.text
-    assert _only_intent(engine, m)["status"] == "processing"
-    with pytest.raises(PaymentError):  # still in flight for the merchant: 409
-        _stored_answer(engine, idem)
-    assert issuer.balances(VISA, USD) == (start[0] - AMOUNT, start[1] - AMOUNT)
+    for m, idem in zip(shops, keys, strict=True):
+        assert _only_intent(engine, m)["status"] == "processing"
+        with pytest.raises(PaymentError):  # still in flight for the merchant: 409
+            _stored_answer(engine, idem)
+    assert issuer.balances(VISA, USD) == charged
 
     issuer.call(issuer.server.start("127.0.0.1", issuer.port))  # back
-    assert _recover(engine, key, issuer.port, later) == 1
+    assert _recover(engine, key, issuer.port, later) == 2
     assert issuer.balances(VISA, USD) == start
-    _assert_failed_and_answered(engine, m, idem)
+    for m, idem in zip(shops, keys, strict=True):
+        _assert_failed_and_answered(engine, m, idem)
 
 
 def test_a_screening_hold_is_not_a_stuck_attempt(engine: Engine, issuer: Issuer,
