@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from rongpay.api.deps import runtime
 from rongpay.api.errors import ApiError
+from rongpay.payments.card_recovery import CardAdvices
 from rongpay.payments.channels.bank import BankChannel
 from rongpay.payments.channels.card import CardNetwork, Chargeback
 from rongpay.payments.gateway import Gateway
@@ -54,12 +55,14 @@ async def _build(rt: Any, base: str) -> Gateway:
     async def on_chargeback(notice: Chargeback) -> None:
         await holder[0].on_chargeback(notice)
 
-    card = CardNetwork(host, port, on_chargeback=on_chargeback)
+    engine = rt.engine()
+    card = CardNetwork(host, port, on_chargeback=on_chargeback,
+                       advices=CardAdvices(engine, vault))  # fmt: skip
     bank = None
     bank_url = os.environ.get(BANK_URL_ENV)
     if bank_url:
         bank = BankChannel(bank_url, os.environ.get(BANK_SECRET_ENV, ""))
-    gateway = Gateway(rt.engine(), vault=vault, card=card, bank=bank, base_url=base)
+    gateway = Gateway(engine, vault=vault, card=card, bank=bank, base_url=base)
     holder.append(gateway)
     await card.start()
     return gateway
@@ -103,8 +106,11 @@ SWEEP_INTERVAL_S = 15.0
 
 
 async def sweep_forever(state: object) -> None:
-    """Background upkeep: cancel authorisations nobody captured in time, fail card attempts a
-    crash cut short. Runs only once the gateway exists (a first payment request built it)."""
+    """Background upkeep: cancel authorisations nobody captured in time, reverse and fail card
+    attempts a crash cut short (their idempotency keys get the failure as their answer), send
+    stored reversal advices. Runs only once the gateway exists (a first payment request or
+    start-up built it)."""
+    from rongpay.api.payments import _respond  # the answer a merchant's retry will replay
     from rongpay.payments.gateway import recover_stuck
 
     while True:
@@ -114,8 +120,10 @@ async def sweep_forever(state: object) -> None:
             continue
         try:
             await asyncio.to_thread(gw.expire_due)
-            await asyncio.to_thread(recover_stuck, gw)
+            await recover_stuck(gw, respond=_respond)
             await gw.reconcile_bank()
+            if gw.card is not None:
+                await gw.card.flush_advices()
         except Exception:  # a database that is down: try again next time
             log.warning(
                 "payment upkeep failed; retrying in %.0f s", SWEEP_INTERVAL_S, exc_info=True

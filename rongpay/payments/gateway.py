@@ -4,8 +4,11 @@ through the group-commit writer (writer.py), the channel call happens between tw
 
     card:   [commit: processing + pending charge + vault record] -> ISO 8583 to the issuer
             -> [commit: ledger authorisation/capture + charge outcome + events]
-A crash between the two leaves an intent in `processing` with a pending charge; `recover`
-reverses such attempts at start-up and fails them (never half-moved money).
+Commit 1 also records what is about to be sent (its STAN, transmission time and the fields a
+reversal repeats) and the idempotency key it reserved. A crash between the two commits leaves
+an intent in `processing` with a pending charge: `recover_stuck` (the upkeep sweep) reverses
+the recorded request at the issuer, then fails the attempt and answers its key
+(card_recovery.py): never half-moved money.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from rongpay.payments import (
+    card_recovery,
     charges,
     customers,
     disputes,
@@ -67,6 +71,7 @@ from rongpay.security.cards import CardDetails
 from rongpay.security.store import insert_record, load_record
 from rongpay.security.vault import Vault, VaultError
 from rongpay.store.uow import unit_of_work
+from rongpay.wire.iso8583 import Message
 
 log = logging.getLogger("rongpay.payments")
 
@@ -387,6 +392,8 @@ class Gateway:
         record = method.record
         pm = intent.payment_method or {}
         details = pm.get(method.type) or {}
+        # chosen before commit 1, which records it: a crash after the send can still reverse it
+        request = self._card_request(intent, card, merchant, authenticated)
 
         def begin(tx: Tx, current: Intent) -> Plan:
             current = intent if new else _refresh(current, intent)
@@ -398,6 +405,9 @@ class Gateway:
                               attempts=i.attempts + 1, risk=risk,
                               last_payment_error=None)  # fmt: skip
                 change = Change(after, inserts=[(store.charges, row)], extra={"go": True})
+                if request is not None:
+                    sent = card_recovery.request_row(row["id"], after, request, idem)
+                    change.inserts.append((store.card_requests, sent))
                 change.event("payment_intent.processing")
                 return no_money(change)
 
@@ -422,12 +432,17 @@ class Gateway:
                 return await self._complete_idem(caller, started.intent, idem, declined)
             return started
         processing = started.intent
-        result = await self._authorize(processing, card, merchant, authenticated)
+        result = await self._authorize(processing, card, request)
         if result.outcome != CardOutcome.CHALLENGE_REQUIRED:
             self._cvc.pop(intent.id, None)
-        end = IntentOp(merchant.id, caller.livemode, intent.id,
-                       lambda tx, cur: self._card_outcome(cur, processing, result),
-                       idem=idem, idem_phase="complete")  # fmt: skip
+
+        def finish(tx: Tx, cur: Intent) -> Plan:
+            if request is not None:  # unless a recovery took the attempt over meanwhile
+                card_recovery.check_open(tx.conn, processing.latest_charge)
+            return self._card_outcome(cur, processing, result)
+
+        end = IntentOp(merchant.id, caller.livemode, intent.id, finish, idem=idem,
+                       idem_phase="complete")  # fmt: skip
         try:
             final = await self.writer.run_async(end)
         except BaseException:
@@ -454,19 +469,25 @@ class Gateway:
                       idem=idem, idem_phase="complete")  # fmt: skip
         return await self.writer.run_async(op)
 
-    async def _authorize(self, intent: Intent, card: CardDetails, merchant: Any,
-                         authenticated: bool) -> CardResult:  # fmt: skip
+    def _card_request(self, intent: Intent, card: CardDetails, merchant: Any,
+                      authenticated: bool) -> Message | None:  # fmt: skip
+        """The 0100/0200 for this attempt, its identity chosen (None: no card network)."""
         if self.card is None:
-            return CardResult(CardOutcome.UNAVAILABLE, None, "issuer_not_available", None, None,
-                              "", 0.0, False)  # fmt: skip
+            return None
         pm = intent.payment_method or {}
         entry = (pm.get(str(pm.get("type"))) or {}).get("entry_mode", "ecommerce")
-        return await self.card.authorize(
+        return self.card.prepare_authorization(
             card, amount_minor=intent.amount, currency=intent.currency, merchant_id=merchant.id,
             mcc=merchant.mcc, entry_mode=entry, authenticated=authenticated,
-            reference=f"{intent.id}:{intent.attempts}",
             capture=intent.capture_method == CaptureMethod.automatic,
         )  # fmt: skip
+
+    async def _authorize(self, intent: Intent, card: CardDetails,
+                         request: Message | None) -> CardResult:  # fmt: skip
+        if self.card is None or request is None:
+            return CardResult(CardOutcome.UNAVAILABLE, None, "issuer_not_available", None, None,
+                              "", 0.0, False)  # fmt: skip
+        return await self.card.send(request, card, f"{intent.id}:{intent.attempts}")
 
     def _card_outcome(self, current: Intent, processing: Intent, result: CardResult) -> Plan:
         if (
@@ -977,17 +998,30 @@ class Gateway:
 STUCK_AFTER_S = 120  # a card attempt in `processing` longer than this was cut short by a crash
 
 
-def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200) -> int:
-    """Fail card attempts left in `processing` by a crashed process. No ledger transfer was
-    made for them (that happens only with the issuer's answer), so our books never hold half
-    a payment; the issuer releases its hold when its authorisation lapses, or when the
-    connector's queued reversal reaches it."""
-    t = store.intents.c
+async def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200, *,
+                        respond: card_recovery.Respond | None = None) -> int:  # fmt: skip
+    """Card attempts left in `processing` by a crashed process: each recorded request is
+    reversed at the issuer, then the attempt fails and its reserved idempotency key gets that
+    answer (RESPOND renders it; without it the key is released). An attempt whose reversal
+    cannot reach the issuer waits for the next sweep. Returns how many were failed."""
     when = int(time.time()) if now is None else now
+    before = when - STUCK_AFTER_S
+    done = await card_recovery.recover(gateway, before=before, respond=respond, limit=limit)
+    return done + await _fail_unrecorded(gateway, before, limit)
+
+
+async def _fail_unrecorded(gateway: Gateway, before: int, limit: int) -> int:
+    """Attempts that recorded no request (none was sent: no card network; or from before
+    requests were recorded) fail as they are: no ledger transfer was made for them."""
+    t, c, r = store.intents.c, store.charges.c, store.card_requests.c
     with unit_of_work(gateway.engine, write=False) as conn:
         rows = conn.execute(
             sa.select(t.id, t.merchant_id, t.livemode)
-            .where(t.status == "processing", t.updated < when - STUCK_AFTER_S).limit(limit)
+            .join(store.charges, c.id == t.latest_charge)
+            .outerjoin(store.card_requests, r.id == t.latest_charge)
+            .where(t.status == "processing", t.updated < before, c.status == "pending",
+                   c.network_ref.is_(None), r.id.is_(None))
+            .limit(limit)
         ).all()  # fmt: skip
     done = 0
     for row in rows:
@@ -1003,8 +1037,8 @@ def recover_stuck(gateway: Gateway, now: int | None = None, limit: int = 200) ->
                                                  charge_id=cur.latest_charge))  # fmt: skip
 
         op = IntentOp(row.merchant_id, bool(row.livemode), row.id, step)
-        gateway.writer.run(op)
-        done += 1
+        change = await gateway.writer.run_async(op)
+        done += change.intent.status == IntentStatus.requires_payment_method
     return done
 
 

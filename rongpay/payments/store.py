@@ -214,3 +214,39 @@ idempotency = sa.Table(
     sa.Column("body", sa.LargeBinary),
     sa.Column("created", sa.BigInteger, nullable=False),
 )
+
+# One row per card authorisation or purchase, written in the commit that precedes the send:
+# what was sent (identity and amounts, never card data) and the idempotency key it holds, so
+# an attempt a crash cut short can be reversed at the issuer and answered (card_recovery.py).
+card_requests = sa.Table(
+    "pay_card_requests",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the attempt's charge id
+    sa.Column("intent_id", sa.String(40), nullable=False),
+    sa.Column("merchant_id", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("request", sa.Text, nullable=False),  # JSON: channels.card.request_record
+    sa.Column("idem_owner", sa.String(40)),  # the key the confirmation reserved, if any
+    sa.Column("idem_key", sa.String(255)),
+    sa.Column("idem_fingerprint", sa.String(64)),
+    sa.Column("recovery", sa.String(16)),  # None, then reversing | reversed | refused
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("recovered", sa.BigInteger),
+)
+
+# Reversal advices (0420) the issuer has not acknowledged yet; the card number is in the vault
+# (card_token), never here.
+card_advices = sa.Table(
+    "pay_card_advices",
+    metadata,
+    _seq(),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("card_token", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),  # JSON: the 0420 without fields 2, 7, 11
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | acknowledged | abandoned
+    sa.Column("tries", sa.Integer, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Index("ix_pay_card_advices_status", "status", "seq"),
+)

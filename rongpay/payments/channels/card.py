@@ -10,7 +10,11 @@ Why it is built this way:
   repeated as 0401 up to REVERSAL_TRIES times; if still unanswered, the reversal is kept and
   sent as a 0420 advice (0421 repeats) whenever the connection is up, until acknowledged. The
   caller gets `outcome=timeout, reversal_sent=True`. When no connection can be made, nothing
-  was sent and the outcome is `unavailable`.
+  was sent and the outcome is `unavailable`. Given an `AdviceStore`, queued advices are kept
+  in the database instead of memory (a restart loses none) and `flush_advices` sends them.
+- An authorisation's identity (STAN, transmission time, acquirer id) can be chosen before it
+  is sent (`prepare_authorization`, then `send`), so the caller can record it first: if the
+  process dies with the request unanswered, `reverse_original` reverses it from that record.
 - Chargebacks arrive unsolicited (0422/0423). Each is passed to `on_chargeback` and
   acknowledged with 0432 only after the handler returned, so a crash in between makes the
   issuer repeat it (handlers must be idempotent on the RRN).
@@ -27,11 +31,11 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from rongpay import money
 from rongpay.security.cards import CardDetails
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 REVERSAL_TRIES = 3  # 0400 then 0401 repeats, before the reversal becomes a queued advice
 MAX_QUEUED_ADVICES = 100_000
 MAX_ADVICE_TRIES = 1_000  # a queued reversal advice is repeated at most this often
+MAX_FLUSH = 100  # stored advices sent by one flush_advices call
 MAX_IN_FLIGHT = 4_096  # requests awaiting an answer on the connection
 RECONNECT_GAP_S = 0.25  # after a failed connect, callers get `unavailable` this long
 RECONNECT_MAX_S = 2.0
@@ -113,6 +118,36 @@ class Chargeback:
 
 ChargebackHandler = Callable[[Chargeback], Awaitable[None]]
 
+# The fields of a request that identify it and that a reversal repeats: no card number (field
+# 2), no expiry (14) and no private data (48, which carries the CVC). What `request_record`
+# keeps, and all `reverse_original` needs besides the card.
+RECORDED_FIELDS = ("t", "3", "4", "7", "11", "12", "13", "18", "22", "25", "32", "41", "42", "49")
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAdvice:
+    """A stored reversal advice, ready to send: MESSAGE is complete (card number included, in
+    memory only) but for its STAN and field 7, which each try sets afresh."""
+
+    id: str
+    message: Message
+    tries: int
+
+
+class AdviceStore(Protocol):
+    """Where unanswered reversals wait (durably) until the issuer acknowledges them. Called
+    from a worker thread (the methods may block on a database)."""
+
+    def add(self, advice: Message, card: CardDetails, reference: str) -> None:
+        """Keep ADVICE (a 0420 without STAN) for CARD until acknowledged."""
+
+    def due(self, limit: int) -> list[QueuedAdvice]:
+        """Up to LIMIT advices still to send, oldest first."""
+
+    def settle(self, advice_id: str, *, acknowledged: bool, tries: int) -> None:
+        """Acknowledged (done), or tried once more without an answer (TRIES so far; the store
+        gives up, loudly, at MAX_ADVICE_TRIES)."""
+
 
 class _NotSent(Exception):
     """No connection: the request never left this process."""
@@ -155,10 +190,12 @@ class CardNetwork:
         on_chargeback: ChargebackHandler | None = None,
         acquirer_id: str | None = None,
         terminal_id: str = "RONGPAY1",
+        advices: AdviceStore | None = None,
     ) -> None:
         assert timeout_s > 0 and len(terminal_id) <= 8
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.on_chargeback = on_chargeback
+        self.advice_store = advices  # None: advices are queued in memory (lost on restart)
         # Field 32: names this gateway instance, so field 90 keys stay unique across processes.
         self.acquirer_id = acquirer_id or f"{random.randrange(10**5, 10**6)}"
         self.terminal_id = f"{terminal_id:<8}"
@@ -203,6 +240,7 @@ class CardNetwork:
 
     @property
     def queued_reversals(self) -> int:
+        """Advices queued in memory (with an AdviceStore, they are in the store instead)."""
         return len(self._advices)
 
     # -- the four operations ------------------------------------------------------------------
@@ -221,6 +259,32 @@ class CardNetwork:
         capture: bool,
     ) -> CardResult:
         """capture=False: 0100 authorisation (a hold, captured later); True: 0200 purchase."""
+        msg = self.prepare_authorization(
+            card,
+            amount_minor=amount_minor,
+            currency=currency,
+            merchant_id=merchant_id,
+            mcc=mcc,
+            entry_mode=entry_mode,
+            authenticated=authenticated,
+            capture=capture,
+        )
+        return await self.send(msg, card, reference)
+
+    def prepare_authorization(
+        self,
+        card: CardDetails,
+        *,
+        amount_minor: int,
+        currency: str,
+        merchant_id: str,
+        mcc: str,
+        entry_mode: str,
+        authenticated: bool,
+        capture: bool,
+    ) -> Message:
+        """The 0100 (capture=False) or 0200 that `authorize` sends, its identity (STAN, field
+        7, field 32) already chosen: record `request_record(msg)` durably, then `send` it."""
         if entry_mode not in wire.ENTRY_MODES:
             raise ValueError(f"unknown entry mode {entry_mode!r}: {sorted(wire.ENTRY_MODES)}")
         if not (len(mcc) == 4 and mcc.isdigit()):
@@ -243,7 +307,34 @@ class CardNetwork:
         if card.cvc:
             private["CV"] = card.cvc
         msg["48"] = wire.build_tlv(private)
-        return await self._transact(msg, reference)
+        link = self._link
+        self._assign_ids(msg, link.pending if link is not None else {})
+        return msg
+
+    async def send(self, msg: Message, card: CardDetails, reference: str) -> CardResult:
+        """Send a request made by `prepare_authorization`; one that goes unanswered is
+        reversed (as `authorize` does)."""
+        return await self._transact(msg, reference, card)
+
+    async def reverse_original(
+        self, card: CardDetails, record: Mapping[str, str], reference: str
+    ) -> CardResult:
+        """0400 (then 0401 repeats) reversing the request RECORD (`request_record` of it) for
+        CARD, whether or not its answer ever came. Not queued as an advice when unanswered:
+        the outcome is then `timeout` (or `unavailable`: nothing left this process) and the
+        caller tries again later. `response_code` 25 means the issuer never got the request."""
+        assert all(k in record for k in ("t", "3", "4", "7", "11", "32")), sorted(record)
+        original: Message = {k: str(v) for k, v in record.items() if k in RECORDED_FIELDS}
+        original["2"] = card.pan
+        reversal = reversal_of(original)
+        started = time.perf_counter()
+        try:
+            answer = await self._reverse(reversal, reference, card, queue=False)
+        except _NotSent:
+            return self._silence(reversal, started, CardOutcome.UNAVAILABLE, acknowledged=False)
+        if answer is None:
+            return self._silence(reversal, started, CardOutcome.TIMEOUT, acknowledged=False)
+        return self._result(reversal, answer, started)
 
     async def capture(
         self,
@@ -303,10 +394,38 @@ class CardNetwork:
         )
         msg["t"] = Mti.REVERSAL_REQUEST
         started = time.perf_counter()
-        answer = await self._reverse(msg, reference)
+        answer = await self._reverse(msg, reference, card)
         if answer is None:
             return self._silence(msg, started, CardOutcome.TIMEOUT, acknowledged=False)
         return self._result(msg, answer, started)
+
+    async def flush_advices(self, limit: int = MAX_FLUSH) -> int:
+        """Send the stored reversal advices that are due (up to LIMIT, concurrently); returns
+        how many the issuer acknowledged. Without an AdviceStore, 0: the in-memory queue is
+        sent by the background task instead."""
+        store = self.advice_store
+        if store is None or self._closed:
+            return 0
+        due = await asyncio.to_thread(store.due, min(limit, MAX_FLUSH))
+        if not due or await self._ensure_link() is None:
+            if due:
+                log.info("issuer unreachable: %d stored reversal advices wait", len(due))
+            return 0
+        outcomes = await asyncio.gather(*(self._send_stored(store, item) for item in due))
+        return sum(outcomes)
+
+    async def _send_stored(self, store: AdviceStore, item: QueuedAdvice) -> bool:
+        advice = dict(item.message)
+        advice["t"] = Mti.REVERSAL_ADVICE if item.tries == 0 else Mti.REVERSAL_ADVICE_REPEAT
+        try:
+            await self._request(advice)
+        except _NotSent:
+            return False  # nothing was written: not a try
+        except _NoAnswer:
+            await asyncio.to_thread(store.settle, item.id, acknowledged=False, tries=item.tries + 1)
+            return False
+        await asyncio.to_thread(store.settle, item.id, acknowledged=True, tries=item.tries + 1)
+        return True
 
     async def echo(self) -> bool:
         """0800 echo test: True when the issuer answered."""
@@ -369,11 +488,14 @@ class CardNetwork:
 
     # -- exchanges ----------------------------------------------------------------------------
 
-    async def _transact(self, msg: Message, reference: str) -> CardResult:
+    async def _transact(
+        self, msg: Message, reference: str, card: CardDetails | None = None
+    ) -> CardResult:
         """Send a financial request; reverse it if it goes unanswered."""
         started = time.perf_counter()
+        written: list[bool] = []  # _request appends once MSG is written
         try:
-            answer = await self._request(msg)
+            answer = await self._request(msg, written)
         except _NotSent:
             log.info("card %s %s: issuer unavailable", msg["t"], reference)
             return self._silence(msg, started, CardOutcome.UNAVAILABLE, acknowledged=False)
@@ -385,21 +507,27 @@ class CardNetwork:
                 reference,
                 self.timeout_s,
             )
-            acknowledged = await self._reverse(reversal_of(msg), reference) is not None
+            acknowledged = await self._reverse(reversal_of(msg), reference, card) is not None
             return self._silence(msg, started, CardOutcome.TIMEOUT, acknowledged=acknowledged)
         except asyncio.CancelledError:
-            if "11" in msg:  # written: the caller gave up, the money must not stay moved
-                self._spawn(self._reverse_quietly(reversal_of(msg), reference))
+            if written:  # the caller gave up, the money must not stay moved
+                self._spawn(self._reverse_quietly(reversal_of(msg), reference, card))
             raise
         return self._result(msg, answer, started)
 
-    async def _reverse_quietly(self, reversal: Message, reference: str) -> None:
+    async def _reverse_quietly(
+        self, reversal: Message, reference: str, card: CardDetails | None
+    ) -> None:
         log.warning("card request for %s cancelled after it was sent: reversing", reference)
-        await self._reverse(reversal, reference)
+        await self._reverse(reversal, reference, card)
 
-    async def _reverse(self, reversal: Message, reference: str) -> Message | None:
+    async def _reverse(
+        self, reversal: Message, reference: str, card: CardDetails | None, *, queue: bool = True
+    ) -> Message | None:
         """Send REVERSAL (0400, then 0401 repeats, same STAN); when every try goes
-        unanswered, queue it as a 0420 advice and return None."""
+        unanswered, queue it as a 0420 advice (unless QUEUE is False) and return None. With
+        QUEUE False, _NotSent when not one try could be written."""
+        written = False
         for attempt in range(REVERSAL_TRIES):
             reversal["t"] = Mti.REVERSAL_REQUEST if attempt == 0 else Mti.REVERSAL_REQUEST_REPEAT
             try:
@@ -407,14 +535,29 @@ class CardNetwork:
             except _NotSent:
                 await asyncio.sleep(min(self.timeout_s, RECONNECT_GAP_S * (attempt + 1)))
             except _NoAnswer:
+                written = True
                 continue
-        self._queue_advice(reversal, reference)
+        if not queue:
+            if not written:
+                raise _NotSent
+            return None
+        await self._queue_advice(reversal, reference, card)
         return None
 
-    def _queue_advice(self, reversal: Message, reference: str) -> None:
-        advice = dict(reversal)
-        advice["t"] = Mti.REVERSAL_ADVICE
-        advice.pop("11", None)  # a fresh STAN when it is sent
+    async def _queue_advice(
+        self, reversal: Message, reference: str, card: CardDetails | None
+    ) -> None:
+        advice = {k: v for k, v in reversal.items() if k not in ("11", "7")}
+        advice["t"] = Mti.REVERSAL_ADVICE  # a fresh STAN and field 7 each time it is sent
+        if self.advice_store is not None and card is not None:
+            try:
+                await asyncio.to_thread(self.advice_store.add, advice, card, reference)
+            except Exception:  # the database is down: keep it here rather than lose it
+                log.exception("could not store the reversal advice for %s: kept in memory",
+                              reference)  # fmt: skip
+            else:
+                log.warning("reversal for %s unanswered: stored as a 0420 advice", reference)
+                return
         if len(self._advices) >= MAX_QUEUED_ADVICES:
             log.error(
                 "reversal queue full: reversal for %s NOT queued, reconcile by hand", reference
@@ -423,21 +566,26 @@ class CardNetwork:
         log.warning("reversal for %s unanswered: queued as a 0420 advice", reference)
         self._advices.append((advice, 0))
 
-    async def _request(self, msg: Message) -> Message:
+    async def _request(self, msg: Message, written: list[bool] | None = None) -> Message:
         """Write MSG (fields 7, 11 and 32 set here; a message that already has a STAN keeps it,
-        as a repeat must) and await its answer."""
+        as a repeat or a prepared request must) and await its answer. WRITTEN, when given, gets
+        True appended once the message is written."""
         async with self._slots:
             link = await self._ensure_link()
             if link is None:
                 raise _NotSent
             if "11" not in msg:
-                msg["11"] = self._next_stan(link, msg["t"])
-                msg["7"] = wire.transmission_time()
+                self._assign_ids(msg, link.pending)
             msg["32"] = msg.get("32") or self.acquirer_id
             key = (wire.response_mti(msg["t"]), msg["11"])
+            if key in link.pending:  # a prepared STAN met one still in flight (after a wrap)
+                raise _NotSent
             future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
             link.pending[key] = future
-            link.writer.write(wire.encode(msg))
+            frame = wire.encode(msg)
+            if written is not None:
+                written.append(True)
+            link.writer.write(frame)
             try:
                 async with asyncio.timeout(self.timeout_s):
                     return await future
@@ -447,12 +595,18 @@ class CardNetwork:
                 if link.pending.get(key) is future:
                     del link.pending[key]
 
-    def _next_stan(self, link: _Link, mti: str) -> str:
+    def _assign_ids(self, msg: Message, pending: Mapping[tuple[str, str], object]) -> None:
+        """Fields 11 (a STAN not awaiting an answer), 7 (now) and 32 of a new request."""
+        msg["11"] = self._next_stan(pending, msg["t"])
+        msg["7"] = wire.transmission_time()
+        msg["32"] = msg.get("32") or self.acquirer_id
+
+    def _next_stan(self, pending: Mapping[tuple[str, str], object], mti: str) -> str:
         response = wire.response_mti(mti)
         for _ in range(MAX_IN_FLIGHT + 1):
             self._stan = self._stan % 999_999 + 1
             stan = f"{self._stan:06d}"
-            if (response, stan) not in link.pending:
+            if (response, stan) not in pending:
                 return stan
         raise AssertionError("no free STAN")  # MAX_IN_FLIGHT bounds what is pending
 
@@ -483,18 +637,19 @@ class CardNetwork:
         self, msg: Message, started: float, outcome: CardOutcome, *, acknowledged: bool
     ) -> CardResult:
         timed_out = outcome is CardOutcome.TIMEOUT
+        sent = outcome is not CardOutcome.UNAVAILABLE  # a prepared STAN that never left: none
         return CardResult(
             outcome=outcome,
             response_code=None,
             decline_code="processing_error" if timed_out else "issuer_not_available",
             auth_code=None,
             rrn=msg.get("37"),
-            stan=msg.get("11", ""),
+            stan=msg.get("11", "") if sent else "",
             latency_ms=(time.perf_counter() - started) * 1000.0,
             reversal_sent=timed_out,
             reversal_acknowledged=acknowledged,
             mti=base_request_mti(msg["t"]),
-            transmitted_at=msg.get("7", ""),
+            transmitted_at=msg.get("7", "") if sent else "",
             acquirer_id=msg.get("32", ""),
             processing_code=msg["3"],
         )
@@ -629,6 +784,12 @@ class CardNetwork:
                 self._advices[0] = (advice, tries + 1)
             return
         self._advices.popleft()
+
+
+def request_record(msg: Message) -> dict[str, str]:
+    """What to store about request MSG so that it can be reversed later without its answer:
+    its identity and the fields a reversal repeats, never the card number, expiry or CVC."""
+    return {k: str(msg[k]) for k in RECORDED_FIELDS if k in msg}
 
 
 def reversal_of(msg: Message) -> Message:
