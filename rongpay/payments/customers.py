@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from rongpay.compliance.kyc import Tier
+from rongpay.ledger.store import Sql
 from rongpay.payments import merchants, parse, store
 from rongpay.payments.errors import invalid, missing
 from rongpay.payments.ttl_cache import TtlCache
@@ -49,7 +50,6 @@ def create(engine: Engine, livemode: bool, raw: object) -> dict[str, Any]:
 
 
 _rows: TtlCache[str, Any] = TtlCache()  # customers are read on every wallet payment
-_mandates: TtlCache[tuple[str, str, bool], bool] = TtlCache()
 
 
 def load(conn: Connection, customer_id: str, livemode: bool, param: str = "id") -> Any:
@@ -76,7 +76,6 @@ def grant_mandate(engine: Engine, customer_id: str, livemode: bool, raw: object)
     merchants.get(engine, merchant_id)
     m = store.mandates.c
     now = int(time.time())
-    _mandates.drop((customer_id, merchant_id, livemode))
     with unit_of_work(engine) as conn:
         load(conn, customer_id, livemode)
         found = conn.execute(
@@ -100,10 +99,8 @@ def revoke_mandate(
     m = store.mandates.c
     with unit_of_work(engine) as conn:
         load(conn, customer_id, livemode)
-        _mandates.drop((customer_id, merchant_id, livemode))
         pair = (m.customer_id == customer_id, m.merchant_id == merchant_id, m.livemode == livemode)
         done = conn.execute(store.mandates.update().where(*pair).values(status="revoked")).rowcount
-    _mandates.drop((customer_id, merchant_id, livemode))  # again, now it is committed
     if not done:
         raise missing("mandate", f"{customer_id}/{merchant_id}", "merchant")
     return {"object": "mandate", "customer": customer_id, "merchant": merchant_id,
@@ -124,18 +121,31 @@ def issue_payment_code(engine: Engine, customer_id: str, livemode: bool) -> dict
             "expires_at": expires, "livemode": livemode}  # fmt: skip
 
 
-def mandate_active(conn: Connection, customer_id: str, merchant_id: str, livemode: bool) -> bool:
-    """Whether the customer lets this merchant charge the wallet (a revocation made in another
-    process is seen within the cache's time to live, 5 s)."""
-    key = (customer_id, merchant_id, livemode)
-    hit = _mandates.get(key)
-    if hit is not None:
-        return hit
-    m = store.mandates.c
-    row = conn.execute(sa.select(m.status).where(
-        m.customer_id == customer_id, m.merchant_id == merchant_id, m.livemode == livemode,
-    )).first()  # fmt: skip
-    return _mandates.put(key, row is not None and row.status == "active")
+class Payer(NamedTuple):
+    id: str
+    livemode: bool
+    name: str | None
+    country: str | None
+    kyc_tier: str
+
+
+# every wallet payment reads its payer and mandate: one exact read, no cache to go stale (a
+# revoked mandate stops the next payment, in every process)
+_PAYER = (
+    "SELECT c.id, c.livemode, c.name, c.country, c.kyc_tier, m.status FROM pay_customers c "
+    "LEFT JOIN pay_mandates m ON m.customer_id = c.id AND m.merchant_id = ? "
+    "AND m.livemode = c.livemode WHERE c.id = ?"
+)
+
+
+def payer(sql: Sql, customer_id: str, merchant_id: str,
+          livemode: bool) -> tuple[Payer | None, bool]:  # fmt: skip
+    """The paying customer (None when there is none in this mode) and whether they let
+    MERCHANT_ID charge their wallet (an active mandate)."""
+    row = sql.one(_PAYER, (merchant_id, customer_id))
+    if row is None or bool(row[1]) != livemode:
+        return None, False
+    return Payer(row[0], bool(row[1]), row[2], row[3], row[4]), row[5] == "active"
 
 
 def check_known(conn: Connection, customer_id: str, livemode: bool, param: str) -> Any:

@@ -27,6 +27,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from rongpay.ledger.store import Sql
 from rongpay.payments import (
     card_recovery,
     charges,
@@ -211,7 +212,7 @@ class Gateway:
         if idem is None:
             return None
         with unit_of_work(self.engine, write=False) as conn:
-            return idempotency.lookup(conn, idem)
+            return idempotency.lookup(Sql(conn), idem)
 
     def _method(self, raw: object) -> MethodInput | None:
         return None if raw is None else methods.parse_method(raw, self.vault)

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Connection
 
+from rongpay.ledger.store import Sql
 from rongpay.payments import store
 from rongpay.payments.errors import Kind, PaymentError
 
@@ -57,31 +58,30 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
-# every POST with a key runs this: plain SQL, no statement compilation
-_LOOKUP_SQLITE = (
+# every POST with a key runs this: plain SQL on the cursor
+_LOOKUP = (
     "SELECT fingerprint, status_code, body FROM pay_idempotency "
     'WHERE owner = ? AND livemode = ? AND "key" = ?'
 )
-_LOOKUP_PG = _LOOKUP_SQLITE.replace("?", "%s")
 
 
-def lookup(conn: Connection, idem: Idem) -> Stored | None:
+def lookup(sql: Sql, idem: Idem) -> Stored | None:
     """The stored response for IDEM's key, or None; PaymentError when the key is in use for
     another request or still running."""
-    sql = _LOOKUP_PG if conn.dialect.name == "postgresql" else _LOOKUP_SQLITE
-    row = conn.exec_driver_sql(sql, (idem.owner, idem.livemode, idem.key)).first()
+    row = sql.one(_LOOKUP, (idem.owner, idem.livemode, idem.key))
     if row is None:
         return None
-    if row.fingerprint != idem.fingerprint:
+    fingerprint, status_code, body = row
+    if fingerprint != idem.fingerprint:
         raise PaymentError(
             Kind.invalid, "idempotency_error",
             "Keys for idempotent requests can only be used with the same parameters they were "
             f"first used with. Try a new key for this request (key {idem.key!r}).",
             param="Idempotency-Key",
         )  # fmt: skip
-    if row.status_code is None:
+    if status_code is None:
         raise in_use(idem.key)
-    return Stored(row.status_code, row.body, True)
+    return Stored(status_code, bytes(body), True)
 
 
 def in_use(key: str) -> PaymentError:

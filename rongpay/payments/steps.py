@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from rongpay.ledger.types import CreateTransferResult
 from rongpay.payments import accounts, charges, customers, fees, store, wallets
-from rongpay.payments.errors import Kind, PaymentError, invalid, unexpected_state
+from rongpay.payments.errors import Kind, PaymentError, invalid, missing, unexpected_state
 from rongpay.payments.intents import (
     AUTH_VALIDITY_S,
     Intent,
@@ -298,9 +298,16 @@ def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any, 
     if digest is not None:
         customer = _check_code(tx, intent, str(digest))
         pm["wallet_customer"] = customer
-    else:
-        _check_mandate(tx, intent, str(customer), merchant_id)
-    row = customers.load(tx.conn, str(customer), intent.livemode, "payment_method_data[wallet]")
+    row, mandated = customers.payer(tx.sql, str(customer), merchant_id, intent.livemode)
+    if digest is None and not mandated:
+        raise invalid(
+            "mandate_missing",
+            f"Customer {customer!r} has not authorised this merchant to charge their wallet; "
+            "ask for a payment code instead.",
+            "payment_method_data[wallet][customer]",
+        )
+    if row is None:
+        raise missing("customer", str(customer), "payment_method_data[wallet]")
     pm["payer_country"] = row.country
     after = touch(intent, payment_method=pm, customer_id=intent.customer_id or customer)
     return after, row, digest
@@ -318,16 +325,6 @@ def code_spent(change: Change, digest: str | None) -> None:
                      .values(used_by=used_by))  # fmt: skip
 
     change.direct.append(mark)
-
-
-def _check_mandate(tx: Tx, intent: Intent, customer: str, merchant_id: str) -> None:
-    if not customers.mandate_active(tx.conn, customer, merchant_id, intent.livemode):
-        raise invalid(
-            "mandate_missing",
-            f"Customer {customer!r} has not authorised this merchant to charge their wallet; "
-            "ask for a payment code instead.",
-            "payment_method_data[wallet][customer]",
-        )
 
 
 def _check_code(tx: Tx, intent: Intent, digest: str) -> str:

@@ -37,8 +37,7 @@ def _periods(now: float) -> tuple[str, str]:
 
 
 # runs on every outgoing wallet movement: plain SQL, no statement compilation
-_SPEND_SQLITE = "SELECT id, total_cny_minor FROM pay_spend WHERE id IN (?, ?)"
-_SPEND_PG = _SPEND_SQLITE.replace("?", "%s")
+_SPEND = "SELECT id, total_cny_minor FROM pay_spend WHERE id IN (?, ?)"
 
 
 def _totals(tx: Tx, customer: Any) -> tuple[list[str], dict[str, int], set[str]]:
@@ -47,8 +46,7 @@ def _totals(tx: Tx, customer: Any) -> tuple[list[str], dict[str, int], set[str]]
     mode = "L" if customer.livemode else "T"
     day, year = _periods(time.time())
     ids = [f"{customer.id}:{mode}:{day}", f"{customer.id}:{mode}:{year}"]
-    sql = _SPEND_PG if tx.conn.dialect.name == "postgresql" else _SPEND_SQLITE
-    rows = {r.id: r.total_cny_minor for r in tx.conn.exec_driver_sql(sql, (ids[0], ids[1]))}
+    rows: dict[str, int] = dict(tx.sql.all(_SPEND, ids))
     pending = tx.group.setdefault("spend", {})
     return ids, {i: rows.get(i, 0) + pending.get(i, 0) for i in ids}, set(rows)
 

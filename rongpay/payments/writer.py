@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from rongpay.ledger import service as ledger
 from rongpay.ledger.cache import BalanceCache
@@ -45,8 +45,9 @@ class Tx:
     """An op's view of the open transaction: the connection for reads and direct writes,
     and buffered inserts/updates that the writer flushes with executemany per table."""
 
-    def __init__(self, conn: Connection, group: dict[str, Any] | None = None) -> None:
-        self.conn = conn
+    def __init__(self, sql: Sql, group: dict[str, Any] | None = None) -> None:
+        self.sql = sql  # raw reads on the hot path: tx.sql.one("SELECT ... WHERE id = ?", ...)
+        self.conn = sql.conn
         self.group = {} if group is None else group  # shared by the ops of one group commit
         self.inserts: list[tuple[sa.Table, dict[str, Any]]] = []
         self.updates: list[tuple[sa.Table, str, dict[str, Any]]] = []
@@ -91,29 +92,24 @@ class Op(Generic[R]):
 _Item = tuple[Op[Any], "Future[Any]"]
 
 
-def _flush(conn: Connection, txs: Sequence[Tx]) -> None:
-    inserts: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
-    updates: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+def _flush(sql: Sql, txs: Sequence[Tx]) -> None:
+    """Write what the ops of a group buffered: one executemany per table and column set,
+    on the DB-API cursor (SQLAlchemy's per-row parameter processing cost more than the
+    statements themselves; the values are already plain ints, str, bool and bytes)."""
+    inserts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
+    updates: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
     for tx in txs:
         for table, row in tx.inserts:
-            inserts[(table, tuple(row))].append(row)
+            inserts[(table.name, tuple(row))].append(tuple(row.values()))
         for table, object_id, values in tx.updates:
-            updates[(table, tuple(values))].append({**values, "_id": object_id})
-    marker = "%s" if conn.dialect.name == "postgresql" else "?"
-    for (table, cols), rows in inserts.items():
-        # plain DB-API executemany: SQLAlchemy's per-row parameter processing cost more than
-        # the insert itself (the values are already plain Python: ints, str, bool, bytes)
+            updates[(table.name, tuple(values))].append((*values.values(), object_id))
+    for (name, cols), rows in inserts.items():
         names = ", ".join(f'"{c}"' for c in cols)
-        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join([marker] * len(cols))})'
-        conn.exec_driver_sql(sql, [tuple(row[c] for c in cols) for row in rows])
-    outbox.emit_many(conn, [event for tx in txs for event in tx.events])
-    for (table, cols), rows in updates.items():
-        stmt = (
-            table.update()
-            .where(table.c.id == sa.bindparam("_id"))
-            .values({c: sa.bindparam(c) for c in cols})
-        )
-        conn.execute(stmt, rows)
+        sql.run(f'INSERT INTO "{name}" ({names}) VALUES ({", ".join("?" * len(cols))})', rows)
+    outbox.emit_many(sql.conn, [event for tx in txs for event in tx.events])
+    for (name, cols), rows in updates.items():
+        sets = ", ".join(f'"{c}" = ?' for c in cols)
+        sql.run(f'UPDATE "{name}" SET {sets} WHERE id = ?', rows)
 
 
 def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
@@ -124,11 +120,11 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
         live: list[tuple[int, Op[Any], Tx]] = []
         shared: dict[str, Any] = {}
         for i, (op, _) in enumerate(group):
-            tx = Tx(sql.conn, shared)
+            tx = Tx(sql, shared)
             op.accounts, op.transfers = [], []
             try:
                 if op.idem is not None and op.idem_phase != "complete":
-                    stored = idempotency.lookup(sql.conn, op.idem)
+                    stored = idempotency.lookup(sql, op.idem)
                     if stored is not None:
                         outcomes[i] = (True, stored)
                         continue
@@ -149,7 +145,7 @@ def _run_group(engine: Engine, group: list[_Item]) -> list[tuple[bool, Any]]:
         results, meta = ledger.submit(sql, meta, cache, requests)
         for (i, op, tx), result in zip(live, results, strict=True):
             outcomes[i] = (True, _keep_response(op, tx, op.finish(tx, result)))
-        _flush(sql.conn, [tx for _, _, tx in live])
+        _flush(sql, [tx for _, _, tx in live])
         return outcomes, meta
 
     return ledger.write_transaction(engine, work)

@@ -30,6 +30,7 @@ from rongpay.webhooks.types import (
 _PENDING = DeliveryStatus.PENDING.value
 
 _EVENT_INSERT = sa.insert(store.events)
+_EVENT_COLUMNS = ("id", "merchant_id", "livemode", "type", "created", "api_version", "data")
 _DELIVERY_COLUMNS = ("id", "event_id", "endpoint_id", "livemode", "status", "attempts",
                      "next_attempt_at", "manual", "created")  # fmt: skip
 
@@ -93,7 +94,13 @@ def emit_many(conn: Connection, items: list[EventItem]) -> list[str]:
             "id_prefix": f"whd_{event_id[4:20]}x", "event_id": event_id, "livemode": livemode,
             "due": when * 1000, "merchant_id": merchant_id, "pattern": f'%"{type_}"%',
         })  # fmt: skip
-    conn.execute(_EVENT_INSERT, events)
+    # the rows are plain values: the DB-API executemany, without SQLAlchemy's per-row work
+    marker = "%s" if conn.dialect.name == "postgresql" else "?"
+    conn.connection.driver_connection.cursor().executemany(  # type: ignore[union-attr]
+        f"INSERT INTO webhook_events ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join([marker] * len(_EVENT_COLUMNS))})",
+        [tuple(e[c] for c in _EVENT_COLUMNS) for e in events],
+    )
     owners = {(d["merchant_id"], d["livemode"]) for d in deliveries}
     listening = {(r.merchant_id, bool(r.livemode)) for r in conn.execute(_LISTENING, {
         "merchants": sorted({str(m) for m, _ in owners})})}  # fmt: skip

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from rongpay.api.app import create_app
 from rongpay.api.payments import _respond
 from rongpay.ledger import check
+from rongpay.ledger.store import Sql
 from rongpay.payments import idempotency, store
 from rongpay.payments.card_recovery import CardAdvices
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult
@@ -153,7 +154,7 @@ def _charge(engine: Engine, charge_id: str) -> dict[str, Any]:
 
 def _stored_answer(engine: Engine, idem: Idem) -> idempotency.Stored | None:
     with unit_of_work(engine, write=False) as conn:
-        return idempotency.lookup(conn, idem)
+        return idempotency.lookup(Sql(conn), idem)
 
 
 def _assert_failed_and_answered(engine: Engine, m: str, idem: Idem) -> None:
