@@ -72,7 +72,7 @@ def _idem(request: Request, caller: Caller, body: Any, respond: Any = None) -> I
         raise ApiError(400, "idempotency_key_invalid",
                        f"`Idempotency-Key` must be 1 to {MAX_KEY} characters.",
                        param="Idempotency-Key")  # fmt: skip
-    fp = fingerprint(request.method, request.url.path, body)
+    fp = fingerprint(request.method, request.scope["path"], body)  # (request.url parses)
     return Idem(caller.owner, caller.livemode, key, fp, respond or _respond)
 
 

@@ -140,11 +140,11 @@ class Gateway:
             description=parse.text(body.get("description"), "description"),
             metadata=parse.metadata(body.get("metadata")), created=now, updated=now,
         )  # fmt: skip
-        intent = replace(intent, fee_quote=steps.fee_quote(merchant, intent))
+        intent = touch(intent, fee_quote=steps.fee_quote(merchant, intent))
         method = self._method(body.get("payment_method_data"))
         if method is not None:
             intent = self._attach(intent, method, merchant)
-        intent = replace(intent, return_url=parse.url(body.get("return_url"), "return_url"))
+        intent = touch(intent, return_url=parse.url(body.get("return_url"), "return_url"))
         confirm = parse.boolean(body.get("confirm"), "confirm", False)
         if confirm and method is None:
             raise invalid("parameter_missing", "`confirm: true` needs `payment_method_data`.",

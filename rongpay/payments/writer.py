@@ -16,6 +16,7 @@ request never fails another. Ops therefore keep no state between runs except wha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -89,7 +90,7 @@ class Op(Generic[R]):
         raise NotImplementedError
 
 
-_Item = tuple[Op[Any], "Future[Any]"]
+_Item = tuple[Op[Any], "Future[Any] | _LoopWaiter"]
 
 
 def _flush(sql: Sql, txs: Sequence[Tx]) -> None:
@@ -195,7 +196,14 @@ class PaymentWriter:
         return self.submit(op).result()
 
     async def run_async(self, op: Op[R]) -> R:
-        return await asyncio.wrap_future(self.submit(op))
+        """Commit OP from an event loop: its answer comes back with the rest of its group's,
+        in one call into the loop (not a thread-safe future and a wake-up per op)."""
+        if not self.alive:
+            raise RuntimeError("the payment writer is closed")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[R] = loop.create_future()
+        self._queue.put((op, _LoopWaiter(loop, waiter)))
+        return await waiter
 
     def close(self) -> None:
         self._closed.set()
@@ -244,21 +252,47 @@ class PaymentWriter:
                 for item in group:
                     self._run_alone(item)
                 continue
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                _settle(future, outcome)
-        for _, future in self._carry:
-            future.set_exception(RuntimeError("the payment writer closed before this request"))
+            _settle_group(group, outcomes)
+        closed = (False, RuntimeError("the payment writer closed before this request"))
+        _settle_group(self._carry, [closed] * len(self._carry))
 
     def _run_alone(self, item: _Item) -> None:
         try:
             (outcome,) = _run_group(self.engine, [item])
         except BaseException as exc:
-            _settle(item[1], (False, exc))
+            outcome = (False, exc)
+        _settle_group([item], [outcome])
+
+
+class _LoopWaiter:
+    """An asyncio future waiting in LOOP for an op's outcome."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.loop = loop
+        self.future = future
+
+
+def _settle_group(group: Sequence[_Item], outcomes: Sequence[tuple[bool, Any]]) -> None:
+    """Hand each op its outcome: a thread's future at once, a loop's waiters in one call."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, tuple[bool, Any]]]] = {}
+    for (_, waiter), outcome in zip(group, outcomes, strict=True):
+        if isinstance(waiter, _LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, outcome))
         else:
-            _settle(item[1], outcome)
+            _settle(waiter, outcome)
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, pairs)
 
 
-def _settle(future: Future[Any], outcome: tuple[bool, Any]) -> None:
+def _settle_all(pairs: list[tuple[Any, tuple[bool, Any]]]) -> None:
+    for future, outcome in pairs:
+        _settle(future, outcome)
+
+
+def _settle(future: Any, outcome: tuple[bool, Any]) -> None:
     """Hand OUTCOME to its caller; a caller that gave up (a cancelled request) gets nothing,
     and the writer goes on (its change is committed all the same)."""
     if future.done():
