@@ -37,8 +37,7 @@ from rongpay.api import (
     wallets,
     webhooks,
 )
-from rongpay.api.auth import KEY_CHECKS
-from rongpay.api.deps import Runtime, runtime
+from rongpay.api.deps import KEY_CHECKS, Runtime, runtime
 from rongpay.store import engine as store_engine
 from rongpay.web import checkout
 from rongpay.web import routes as web_routes

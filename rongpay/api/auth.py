@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from rongpay.api.deps import get_engine, require_admin, runtime
+from rongpay.api.deps import checks_key, get_engine, require_admin, runtime
 from rongpay.api.errors import AUTHENTICATION, ApiError
 from rongpay.payments import keys
 from rongpay.payments.types import Caller
@@ -60,20 +60,18 @@ def admin_livemode(request: Request) -> bool:
     return request.headers.get("rongpay-mode", "test").strip().lower() == "live"
 
 
+@checks_key
 async def require_merchant(request: Request) -> Caller:
     """A merchant's secret key; the operator acting for a merchant is not a merchant."""
     return await _caller(request, admin_ok=False)
 
 
+@checks_key
 async def require_caller(request: Request) -> Caller:
     """A merchant's secret key or the admin key (the admin acts in test mode unless the
     `Rongpay-Mode: live` header says otherwise)."""
     return await _caller(request, admin_ok=True)
 
-
-# The checks that make a route need `Authorization: Bearer ...`: /openapi.json marks every
-# route that depends on one of them (api/app.py), without a per-request sub-dependency.
-KEY_CHECKS = frozenset({require_admin, require_merchant, require_caller})
 
 MerchantDep = Annotated[Caller, Depends(require_merchant)]
 CallerDep = Annotated[Caller, Depends(require_caller)]

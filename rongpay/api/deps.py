@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
@@ -64,6 +65,18 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+# Dependencies that check `Authorization: Bearer ...` themselves; /openapi.json marks every
+# route that depends on one of them (api/app.py) without a per-request security dependency.
+KEY_CHECKS: set[Callable[..., Any]] = set()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checks_key(dependency: F) -> F:
+    KEY_CHECKS.add(dependency)
+    return dependency
+
+
+@checks_key
 def require_admin(request: Request) -> None:
     given = presented_key(request.headers.get("authorization"))
     if given is None:

@@ -8,6 +8,8 @@ with `code` (card_declined, payment_declined), `decline_code` and the `payment_i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,8 +17,14 @@ from starlette.responses import Response
 
 from rongpay.api import listing, render, schemas
 from rongpay.api import payment_schemas as ps
-from rongpay.api.auth import CallerDep, MerchantDep
-from rongpay.api.deps import EngineDep, json_body, optional_json_body, require_admin
+from rongpay.api.auth import CallerDep, MerchantDep, require_merchant
+from rongpay.api.deps import (
+    EngineDep,
+    checks_key,
+    json_body,
+    optional_json_body,
+    require_admin,
+)
 from rongpay.api.errors import ApiError, error_body, error_response
 from rongpay.api.runtime_payments import gateway_of
 from rongpay.payments import merchants, store
@@ -45,6 +53,41 @@ INTENT_400 = ("parameter_invalid, parameter_missing, parameter_unknown, amount_t
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
 Body = Annotated[Any, Depends(json_body)]
 OptionalBody = Annotated[Any, Depends(optional_json_body)]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentCall:
+    """What every payment intent POST needs: who calls, the gateway, the JSON body (None when
+    empty) and the idempotency key. One dependency, resolved once: FastAPI's dependency
+    solver costs more per dependency than most of what these do (rongpay bench payments)."""
+
+    caller: Caller
+    gw: Gateway
+    body: Any
+    idem: Idem | None
+    client: Client
+
+
+async def _intent_call(request: Request, read: Callable[[Request], Awaitable[Any]]) -> IntentCall:
+    caller = await require_merchant(request)  # the key first: no body is read without one
+    gw = await gateway_of(request)
+    body = await read(request)
+    return IntentCall(caller, gw, body, _idem(request, caller, body), _client(request))
+
+
+@checks_key
+async def intent_call(request: Request) -> IntentCall:
+    return await _intent_call(request, json_body)
+
+
+@checks_key
+async def intent_call_no_body(request: Request) -> IntentCall:
+    """The same, for routes whose body may be left out (POST .../cancel)."""
+    return await _intent_call(request, optional_json_body)
+
+
+IntentDep = Annotated[IntentCall, Depends(intent_call)]
+IntentNoBodyDep = Annotated[IntentCall, Depends(intent_call_no_body)]
 
 
 def install(app: Any) -> None:
@@ -154,11 +197,8 @@ INTENT_ERRORS = schemas.errors(400, 401, 402, 404, 409, 503, bad=INTENT_400)
     response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
     openapi_extra={"requestBody": schemas.request_body("PaymentIntentCreate")},
 )  # fmt: skip
-async def create_intent(
-    request: Request, caller: MerchantDep, gw: GatewayDep, body: Body
-) -> Response:
-    idem = _idem(request, caller, body)
-    return await _call(gw.create(caller, body, idem=idem, client=_client(request)))
+async def create_intent(call: IntentDep) -> Response:
+    return await _call(call.gw.create(call.caller, call.body, idem=call.idem, client=call.client))
 
 
 @router.get(
@@ -190,11 +230,9 @@ def get_intent(caller: MerchantDep, gw: GatewayDep, intent_id: str) -> Response:
     response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
     openapi_extra={"requestBody": schemas.request_body("PaymentIntentConfirm")},
 )  # fmt: skip
-async def confirm_intent(
-    request: Request, caller: MerchantDep, gw: GatewayDep, intent_id: str, body: OptionalBody
-) -> Response:
-    idem = _idem(request, caller, body)
-    return await _call(gw.confirm(caller, intent_id, body, idem=idem, client=_client(request)))
+async def confirm_intent(call: IntentNoBodyDep, intent_id: str) -> Response:
+    return await _call(call.gw.confirm(call.caller, intent_id, call.body, idem=call.idem,
+                                       client=call.client))  # fmt: skip
 
 
 @router.post(
@@ -202,11 +240,8 @@ async def confirm_intent(
     response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
     openapi_extra={"requestBody": schemas.request_body("PaymentIntentCapture")},
 )  # fmt: skip
-async def capture_intent(
-    request: Request, caller: MerchantDep, gw: GatewayDep, intent_id: str, body: OptionalBody
-) -> Response:
-    idem = _idem(request, caller, body)
-    return await _call(gw.capture(caller, intent_id, body, idem=idem))
+async def capture_intent(call: IntentNoBodyDep, intent_id: str) -> Response:
+    return await _call(call.gw.capture(call.caller, intent_id, call.body, idem=call.idem))
 
 
 @router.post(
@@ -214,11 +249,8 @@ async def capture_intent(
     response_model=ps.PaymentIntent, responses=INTENT_ERRORS,
     openapi_extra={"requestBody": schemas.request_body("PaymentIntentCancel")},
 )  # fmt: skip
-async def cancel_intent(
-    request: Request, caller: MerchantDep, gw: GatewayDep, intent_id: str, body: OptionalBody
-) -> Response:
-    idem = _idem(request, caller, body)
-    return await _call(gw.cancel(caller, intent_id, body, idem=idem))
+async def cancel_intent(call: IntentNoBodyDep, intent_id: str) -> Response:
+    return await _call(call.gw.cancel(call.caller, intent_id, call.body, idem=call.idem))
 
 
 @router.post(
