@@ -255,23 +255,33 @@ def import_alerts(
     another: one subject, one case for the analyst. When EVENTS (by id) are given, the case
     gets the alert's transactions and their graph as evidence. Returns the new case ids.
     """
+    with unit_of_work(engine) as conn:
+        return record_alerts(conn, alerts, by=by, events=events)
+
+
+def record_alerts(
+    conn: Connection,
+    alerts: Iterable[Mapping[str, Any]],
+    *,
+    by: str,
+    events: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """`import_alerts` inside the caller's open write transaction: the payment gateway opens
+    a payment's case in the payment's own transaction, so neither exists without the other."""
     actor = _actor(by)
     rows = check_alerts(alerts)
     opened: list[str] = []
-    with unit_of_work(engine) as conn:
-        for alert in rows:
-            known = conn.execute(
-                sa.select(store.alerts.c.alert_id).where(
-                    store.alerts.c.alert_id == alert["alert_id"]
-                )
-            ).first()
-            if known:
-                continue
-            existing = _open_case_of(conn, str(alert["accounts"][0]))
-            if existing is not None:
-                _attach(conn, existing, alert, actor, events or {}, Action.ALERT_ADDED)
-            else:
-                opened.append(_open_case(conn, alert, actor, events or {}))
+    for alert in rows:
+        known = conn.execute(
+            sa.select(store.alerts.c.alert_id).where(store.alerts.c.alert_id == alert["alert_id"])
+        ).first()
+        if known:
+            continue
+        existing = _open_case_of(conn, str(alert["accounts"][0]))
+        if existing is not None:
+            _attach(conn, existing, alert, actor, events or {}, Action.ALERT_ADDED)
+        else:
+            opened.append(_open_case(conn, alert, actor, events or {}))
     return opened
 
 

@@ -21,10 +21,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from rongpay.compliance import cases
 from rongpay.compliance.aml_engine import Monitor
@@ -78,15 +79,19 @@ class ComplianceGate:
         return {"decision": "hold", "name": name,
                 "matches": [m.to_json() for m in result.matches if m.is_match][:5]}  # fmt: skip
 
-    def open_case(self, alert_id: str, scenario: str, subject: str, intent: Intent,
-                  score: float, summary: str) -> None:  # fmt: skip
+    def case_write(self, alert_id: str, scenario: str, subject: str, intent: Intent,
+                   score: float, summary: str) -> Callable[[Connection], None]:  # fmt: skip
+        """The write that opens (or adds to) SUBJECT's case for this payment, to run in the
+        payment's own transaction: the payment and its case commit together or not at all,
+        and the answer never waits for a separate write."""
         alert = {"alert_id": alert_id, "scenario": scenario, "accounts": [subject],
                  "transactions": [intent.id], "score": max(0.0, min(1.0, score)),
                  "summary": summary[:900]}  # fmt: skip
-        try:
-            cases.import_alerts(self.engine, [alert], by=SYSTEM)
-        except Exception:  # the payment stands; the alert is logged for a later import
-            log.exception("could not open a case for %s", alert_id)
+
+        def write(conn: Connection) -> None:
+            cases.record_alerts(conn, [alert], by=SYSTEM)
+
+        return write
 
     def completed(self, intent: Intent, payer: str, payer_country: str | None,
                   merchant_country: str) -> None:  # fmt: skip

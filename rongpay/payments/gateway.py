@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -331,7 +331,13 @@ class Gateway:
         if not authenticated:
             hold = self.compliance.screen(name, country, merchant.country)
             if hold is not None:
-                return no_money(steps.held(intent, hold, who))
+                held = steps.held(intent, hold, who)
+                i = held.intent
+                held.direct.append(self.compliance.case_write(
+                    f"screening:{i.id}:{i.attempts}", "sanctions_screening", str(hold["name"]),
+                    i, 1.0, f"payment {i.id} held: payer {hold['name']!r} matches "
+                    + ", ".join(m["caption"] for m in hold["matches"])))  # fmt: skip
+                return no_money(held)
         risk = self.risk.assess(intent, merchant, payer, country, client.device_id, client.ip)
         decision = risk["decision"]
         card = (intent.method_type or "").startswith("card")
@@ -349,31 +355,32 @@ class Gateway:
             change.extra["payer"] = who
 
         plan: Plan = go(intent, risk)
-        return plan.then(tell)
+        return plan.then(tell).then(self._review_case(who))
+
+    def _review_case(self, who: dict[str, Any]) -> Callable[[Change], None]:
+        """A payment risk let through for review that moved money gets its case, written in
+        the payment's transaction (a card's: the one that books the issuer's approval)."""
+
+        def add(change: Change) -> None:
+            intent, risk = change.intent, change.intent.risk or {}
+            moved = intent.status in (IntentStatus.succeeded, IntentStatus.requires_capture)
+            if risk.get("decision") != "review" or not moved or not who:
+                return
+            change.direct.append(self.compliance.case_write(
+                f"risk-review:{intent.id}:{intent.attempts}", "risk_review", str(who["payer"]),
+                intent, float(risk.get("score", 0.5)), f"payment {intent.id} let through for "
+                "review: " + ", ".join(risk.get("reasons") or ["model score"])))  # fmt: skip
+
+        return add
 
     async def _aftermath(self, result: Any, merchant: Any) -> Any:
-        """After the commit: cases for held and reviewed payments, AML for completed ones."""
+        """After the commit: completed payments go to the AML monitor (never waited for).
+        Cases for held and reviewed payments were written with the payment itself."""
         change = result.result if isinstance(result, Stored) else result
         if not isinstance(change, Change):
             return result
         intent, who = change.intent, change.extra.get("payer") or {}
-        held = change.extra.get("held")
-        if held is not None:
-            await asyncio.to_thread(
-                self.compliance.open_case, f"screening:{intent.id}:{intent.attempts}",
-                "sanctions_screening", str(held["name"]), intent, 1.0,
-                f"payment {intent.id} held: payer {held['name']!r} matches "
-                + ", ".join(m["caption"] for m in held["matches"]),
-            )  # fmt: skip
         if intent.status in (IntentStatus.succeeded, IntentStatus.requires_capture) and who:
-            risk = intent.risk or {}
-            if risk.get("decision") == "review":
-                await asyncio.to_thread(
-                    self.compliance.open_case, f"risk-review:{intent.id}:{intent.attempts}",
-                    "risk_review", str(who["payer"]), intent, float(risk.get("score", 0.5)),
-                    f"payment {intent.id} let through for review: "
-                    + ", ".join(risk.get("reasons") or ["model score"]),
-                )  # fmt: skip
             self.compliance.completed(intent, str(who["payer"]), who.get("country"),
                                       merchant.country)  # fmt: skip
         return result
@@ -437,10 +444,12 @@ class Gateway:
         if result.outcome != CardOutcome.CHALLENGE_REQUIRED:
             self._cvc.pop(intent.id, None)
 
+        review = self._review_case(started.extra.get("payer") or {})
+
         def finish(tx: Tx, cur: Intent) -> Plan:
             if request is not None:  # unless a recovery took the attempt over meanwhile
                 card_recovery.check_open(tx.conn, processing.latest_charge)
-            return self._card_outcome(cur, processing, result)
+            return self._card_outcome(cur, processing, result).then(review)
 
         end = IntentOp(merchant.id, caller.livemode, intent.id, finish, idem=idem,
                        idem_phase="complete")  # fmt: skip
