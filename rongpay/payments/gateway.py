@@ -128,23 +128,22 @@ class Gateway:
             return stored
         merchant = merchants.get(self.engine, caller.merchant_id)
         cur = parse.currency(body.get("currency"))
+        amount = parse.amount(body.get("amount"), cur)
         now = int(time.time())
         intent = Intent(
             id=new_id("pi"), merchant_id=merchant.id, livemode=caller.livemode,
             status=IntentStatus.requires_payment_method,
-            amount=parse.amount(body.get("amount"), cur),
-            currency=cur,
+            amount=amount, currency=cur, fee_quote=steps.fee_quote(merchant, amount, cur),
             capture_method=CaptureMethod(parse.choice(body.get("capture_method"), "capture_method",
                                                       ("automatic", "manual"), "automatic")),
             customer_id=parse.text(body.get("customer"), "customer", limit=40),
             description=parse.text(body.get("description"), "description"),
             metadata=parse.metadata(body.get("metadata")), created=now, updated=now,
+            return_url=parse.url(body.get("return_url"), "return_url"),
         )  # fmt: skip
-        intent = touch(intent, fee_quote=steps.fee_quote(merchant, intent))
         method = self._method(body.get("payment_method_data"))
         if method is not None:
             intent = self._attach(intent, method, merchant)
-        intent = touch(intent, return_url=parse.url(body.get("return_url"), "return_url"))
         confirm = parse.boolean(body.get("confirm"), "confirm", False)
         if confirm and method is None:
             raise invalid("parameter_missing", "`confirm: true` needs `payment_method_data`.",
@@ -300,8 +299,10 @@ class Gateway:
 
     def _wallet_step(self, merchant: Any, client: Client, authenticated: bool) -> Step:
         def step(tx: Tx, intent: Intent) -> Plan:
-            intent, payer, code = steps.payer_ready(tx, intent, merchant.id)
-            intent = touch(intent, fee=steps.fee_for(merchant, intent, "wallet", payer.country))
+            intent, payer, code = steps.payer_ready(
+                tx, intent, merchant.id,
+                fee=lambda p: steps.fee_for(merchant, intent, "wallet", p.country),
+            )  # fmt: skip
             spend = wallets.spend_check(tx, payer, intent.amount, intent.currency)
 
             def go(i: Intent, risk: dict[str, Any]) -> Plan:

@@ -27,7 +27,7 @@ from rongpay.payments.intents import (
     void_transfer,
 )
 from rongpay.payments.ops import Change, Plan, Results, no_money
-from rongpay.payments.types import CaptureMethod, ChargeStatus, IntentStatus, Merchant
+from rongpay.payments.types import CaptureMethod, ChargeStatus, IntentStatus, Merchant, new_id
 from rongpay.payments.writer import Tx
 
 CHALLENGE_TTL_S = 600
@@ -43,15 +43,21 @@ DECLINE_MESSAGES = {
 
 
 def fee_for(merchant: Merchant, intent: Intent, method: str, payer_country: str | None) -> int:
+    return _fee(merchant, intent.amount, intent.currency, method, payer_country)
+
+
+def fee_quote(merchant: Merchant, amount: int, currency: str) -> dict[str, int]:
+    """The fee of each payment method, shown before confirmation (no payer known yet)."""
+    return {m: _fee(merchant, amount, currency, m, None) for m in fees.METHODS}
+
+
+def _fee(merchant: Merchant, amount: int, currency: str, method: str,
+         payer_country: str | None) -> int:  # fmt: skip
     cross_border = payer_country is not None and payer_country != merchant.country
     return fees.fee(
-        merchant.fee_schedule, method, intent.amount, currency=intent.currency,
+        merchant.fee_schedule, method, amount, currency=currency,
         default_currency=merchant.default_currency, cross_border=cross_border,
     )  # fmt: skip
-
-
-def fee_quote(merchant: Merchant, intent: Intent) -> dict[str, int]:
-    return {m: fee_for(merchant, intent, m, None) for m in fees.METHODS}
 
 
 def payment_error(
@@ -198,6 +204,7 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         return failed_attempt(intent, failure, risk=risk, network=network, charge_id=charge_id)
     manual = intent.capture_method == CaptureMethod.manual
     now = int(time.time())
+    new_charge = new_id("ch") if charge_id is None else None  # a charge made by this attempt
     after = touch(
         intent, status=IntentStatus.requires_capture if manual else IntentStatus.succeeded,
         amount_capturable=intent.amount if manual else 0,
@@ -205,15 +212,15 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         next_action=None, challenge=None, risk=risk or intent.risk,
         expires=now + AUTH_VALIDITY_S if manual else None,
         attempts=intent.attempts + (0 if charge_id else 1),
+        latest_charge=new_charge or intent.latest_charge,
     )  # fmt: skip
     change = Change(after)
     fields: dict[str, Any] = {"captured": not manual,
               "amount_captured": 0 if manual else intent.amount,
               "outcome": {"type": "authorized", "risk": risk}, "network": network}  # fmt: skip
     if charge_id is None:
-        row = charges.new_row(after, ChargeStatus.succeeded, **fields)
+        row = charges.new_row(after, ChargeStatus.succeeded, id=new_charge, **fields)
         change.inserts.append((store.charges, row))
-        change.intent = after = touch(after, latest_charge=row["id"])
         change.event("charge.succeeded", charges.render(row))
     else:
         fields["status"] = "succeeded"
@@ -287,11 +294,13 @@ def cancel(intent: Intent, reason: str) -> Plan:
     return Plan(settle, [void_transfer(intent)], involved_accounts(intent))
 
 
-def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any, str | None]:
+def payer_ready(tx: Tx, intent: Intent, merchant_id: str,
+                **more: Any) -> tuple[Intent, Any, str | None]:  # fmt: skip
     """For a wallet payment: who pays, checked. A one-time payment code (kept only as its
     hash) names the customer; a customer id needs the customer's mandate for this merchant.
-    Returns the intent with the paying customer and country set, the customer's row, and the
-    code's hash to mark used if the payment succeeds (`code_spent`)."""
+    Returns the intent with the paying customer and country set (and the fields MORE gives
+    for the payer, e.g. the fee: fn(payer) -> value), the customer's row, and the code's hash
+    to mark used if the payment succeeds (`code_spent`)."""
     pm = dict(intent.payment_method or {})
     digest = pm.get("_payment_code_hash")
     customer = pm.get("wallet_customer")
@@ -309,7 +318,8 @@ def payer_ready(tx: Tx, intent: Intent, merchant_id: str) -> tuple[Intent, Any, 
     if row is None:
         raise missing("customer", str(customer), "payment_method_data[wallet]")
     pm["payer_country"] = row.country
-    after = touch(intent, payment_method=pm, customer_id=intent.customer_id or customer)
+    extra = {name: of(row) for name, of in more.items()}
+    after = touch(intent, payment_method=pm, customer_id=intent.customer_id or customer, **extra)
     return after, row, digest
 
 

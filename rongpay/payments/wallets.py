@@ -14,6 +14,7 @@ break the tier's per-transaction, daily or yearly limit.
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +33,14 @@ OK = (CreateTransferResult.ok, CreateTransferResult.exists)
 
 
 def _periods(now: float) -> tuple[str, str]:
-    day = datetime.fromtimestamp(now, UTC)
+    return _day_and_year(int(now // 86_400))
+
+
+@functools.lru_cache(maxsize=4)
+def _day_and_year(epoch_day: int) -> tuple[str, str]:
+    """The UTC day's and year's total ids (formatting a date on every payment showed up in
+    the profile; the answer changes once a day)."""
+    day = datetime.fromtimestamp(epoch_day * 86_400, UTC)
     return f"D{day:%Y-%m-%d}", f"Y{day:%Y}"
 
 
