@@ -24,8 +24,7 @@ Body = Annotated[Any, Depends(json_body)]
 OptionalBody = Annotated[Any, Depends(optional_json_body)]
 REFUND_400 = (
     "parameter_invalid, parameter_missing, parameter_unknown, amount_too_large, "
-    "charge_already_refunded, payment_intent_unexpected_state, idempotency_error, "
-    "refund_unsupported"
+    "charge_already_refunded, payment_intent_unexpected_state, idempotency_error"
 )
 CALLBACK_MAX_BYTES = 64 * 1024
 DISPUTE_400 = "parameter_invalid, parameter_unknown, dispute_unexpected_state"

@@ -103,9 +103,7 @@ def reserve(tx: Tx, intent: Intent, asked: int | None, reason: str | None,
     c = store.charges.c
     order = tx.conn.execute(sa.select(c.network_ref)
                             .where(c.id == intent.latest_charge)).scalar()  # fmt: skip
-    if not order:
-        raise invalid("refund_unsupported", "This bank transfer has no bank order to refund.",
-                      "payment_intent")  # fmt: skip
+    assert order, f"succeeded bank transfer {intent.id} without a bank order"
     amount = refunds.refund_amount(intent, asked)
     now = int(time.time())
     row = {

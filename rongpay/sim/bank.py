@@ -37,8 +37,8 @@ from rongpay.sim.bank_callbacks import CallbackSender, DeliveryPolicy, latency_s
 from rongpay.sim.bank_orders import (
     MAX_ORDERS,
     BankCode,
-    CallbackAttempt,
     BankSimError,
+    CallbackAttempt,
     OrderBook,
     OrderStatus,
     order_json,

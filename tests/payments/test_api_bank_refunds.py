@@ -415,3 +415,78 @@ def test_an_idempotency_key_refunds_once(world: World) -> None:
     assert len(w.gw.get("/v1/refunds", payment_intent=pi["id"]).json()["data"]) == 1
     assert [r["amount_minor"] for r in delivered(w, pi["order"], 1)] == [600]
     assert clearing_owed(w) == 1400
+
+
+# -- an answer lost on the way back -------------------------------------------------------------
+
+
+class LossyLine:
+    """An ASGI hop between the gateway and the sandbox bank: every request is forwarded; while
+    `lose` is set, a refund instruction reaches the bank but its answer is replaced by a 502
+    (the gateway cannot know whether the bank took it)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.lose = True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope["headers"] if k != b"host"}
+        async with httpx.AsyncClient(base_url=self.target, timeout=WAIT_S) as client:
+            answer = await client.request(scope["method"], scope["path"], content=body,
+                                          headers=headers)  # fmt: skip
+        status, content = answer.status_code, answer.content
+        if self.lose and scope["method"] == "POST" and scope["path"].endswith("/refunds"):
+            status, content = 502, b"bad gateway"
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(content)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": content})
+
+
+def test_a_refund_whose_answer_was_lost_is_booked_and_sent_again_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sock, hop = free_socket(), free_socket()
+    app_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with issuer_running() as issuer, bank_running(refund_delay_s=None) as bank_url:
+        line = LossyLine(bank_url)
+        with serving(line, hop) as line_url:
+            set_env(monkeypatch, issuer, bank_url=line_url, base_url=app_url)
+            with (
+                app_served(db_url, sock),
+                httpx.Client(base_url=app_url, timeout=WAIT_S) as client,
+                httpx.Client(base_url=bank_url, timeout=WAIT_S,
+                             headers={"Authorization": f"Bearer {BANK_SECRET}"}) as bank,
+            ):  # fmt: skip
+                w = World(new_merchant(client), app_url, bank, bank_url)
+                pi = paid(w, 2000)
+                net = w.gw.net()
+                re = asked(w, pi["id"], 800)
+                # the bank may be paying it: booked and pending, not refused
+                assert re["status"] == "pending"
+                assert w.gw.net() == net - 800 and clearing_owed(w) == 1200
+                assert len(bank_refunds(w, pi["order"])) == 1  # it did reach the bank
+                reconcile = {"older_than_s": 0}
+                r = client.post("/v1/bank/reconcile", json=reconcile, headers=admin)
+                assert r.status_code == 200 and r.json()["changed"] == 0, r.text  # lost again
+                line.lose = False
+                r = client.post("/v1/bank/reconcile", json=reconcile, headers=admin)
+                assert r.status_code == 200 and r.json()["changed"] == 1, r.text
+                (at_bank,) = bank_refunds(w, pi["order"])  # sent again: still one refund
+                assert (at_bank["reference"], at_bank["amount_minor"]) == (re["id"], 800)
+                pay_out(w, pi["order"])
+                assert settled(w, re["id"], "succeeded")["amount"] == 800
+                assert w.gw.net() == net - 800 and clearing_owed(w) == 1200
+                assert len(w.gw.events("refund.created")) == 1
+    assert_ledger_ok(db_url)
