@@ -417,6 +417,25 @@ def test_an_idempotency_key_refunds_once(world: World) -> None:
     assert clearing_owed(w) == 1400
 
 
+def test_concurrent_refunds_never_exceed_the_amount(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = world
+    pi = paid(w, 1000)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: refund(w, pi["id"], 300), range(8)))
+    ok = [r for r in answers if r.status_code == 200]
+    for r in answers:
+        if r.status_code != 200:
+            assert_error(r, 400, "amount_too_large")
+    assert len(ok) == 3  # 3 x 300 fit in 1000; a fourth would not
+    for r in ok:
+        settled(w, r.json()["id"], "succeeded")
+    assert w.gw.intent(pi["id"])["amount_refunded"] == 900
+    assert sorted(r["amount_minor"] for r in delivered(w, pi["order"], 3)) == [300] * 3
+    assert clearing_owed(w) == 100
+
+
 # -- an answer lost on the way back -------------------------------------------------------------
 
 
