@@ -42,7 +42,9 @@ def _refund_response(result: Any) -> tuple[int, bytes]:
 async def create_refund(
     request: Request, caller: MerchantDep, gw: GatewayDep, body: Body
 ) -> Response:
-    """A refund object; `status` is succeeded, or failed when the card issuer refused it."""
+    """A refund object; `status` is succeeded, or failed when the card issuer refused it.
+    A bank-transfer refund is `pending` until the bank's callback says succeeded or failed;
+    503 bank_unavailable when the bank could not be reached (nothing was refunded)."""
     idem = _idem(request, caller, body, _refund_response)
     result = await gw.refund(caller, body, idem=idem)
     if isinstance(result, Stored):
@@ -124,7 +126,8 @@ async def resolve_dispute(
 
 
 @router.post(
-    "/v1/bank/callback", summary="The bank's signed outcome of a transfer (no API key)",
+    "/v1/bank/callback",
+    summary="The bank's signed outcome of a transfer or a refund (no API key)",
     tags=["bank"], responses=schemas.errors(400, 404, 503,
                                             bad="invalid_signature, invalid_callback, "
                                                 "callback_mismatch"),

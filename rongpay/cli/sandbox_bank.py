@@ -1,6 +1,7 @@
 """`rongpay sandbox bank`: run the simulated bank (bank-transfer channel) as its own process.
 
-A simulation for test mode: orders live in memory and no money moves. See docs/reference/bank.md.
+A simulation for test mode: orders and refunds live in memory and no money moves.
+See docs/reference/bank.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def add_commands(sub: Any) -> None:
         "bank",
         help="a simulated bank: payment page, signed asynchronous callbacks (in memory)",
         description="Serve the sandbox bank: a SIMULATION of an online-banking provider for "
-        "rongpay's bank-transfer channel. Orders are kept in memory only.",
+        "rongpay's bank-transfer channel. Orders and refunds are kept in memory only.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8100, help="TCP port (default 8100)")
@@ -68,13 +69,19 @@ def add_commands(sub: Any) -> None:
         "--timeout-rate",
         type=fraction,
         default=0.0,
-        help="share of order creations answered only after --stall-s (default 0)",
+        help="share of order and refund creations answered only after --stall-s (default 0)",
     )
     parser.add_argument(
         "--stall-s",
         type=_non_negative_float,
         default=10.0,
         help="how late a stalled answer is (default 10)",
+    )
+    parser.add_argument(
+        "--refund-delay-s",
+        type=_non_negative_float,
+        default=2.0,
+        help="wait between a refund instruction and its payout (then its callback; default 2)",
     )
     parser.add_argument(
         "--max-orders",
@@ -147,9 +154,12 @@ def run_bank(args: argparse.Namespace) -> int:
         max_orders=args.max_orders,
         timeout_rate=args.timeout_rate,
         stall_s=args.stall_s,
+        refund_delay_s=args.refund_delay_s,
         seed=args.seed,
     )
     base = f"http://{args.host}:{args.port}"
-    print(f"Sandbox Bank (a SIMULATION, orders in memory) serving on {base}", flush=True)
+    print(
+        f"Sandbox Bank (a SIMULATION, orders and refunds in memory) serving on {base}", flush=True
+    )
     print("Callbacks are signed in the Bank-Signature header with the shared secret.", flush=True)
     return 0 if serve(config, args.host, args.port) else 1

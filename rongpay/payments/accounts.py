@@ -29,6 +29,7 @@ AUTHORIZE = "pay_authorize"
 CAPTURE = "pay_capture"
 FEE = "pay_fee"
 REFUND = "pay_refund"
+REFUND_REVERSAL = "pay_refund_reversal"  # a refund the bank could not pay: back to the merchant
 DISPUTE_HOLD = "pay_dispute_hold"
 DISPUTE_FEE = "pay_dispute_fee"
 TOPUP = "wallet_topup"

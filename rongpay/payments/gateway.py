@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from rongpay.ledger.store import Sql
 from rongpay.payments import (
+    bank_refunds,
     card_recovery,
     charges,
     customers,
@@ -43,7 +44,7 @@ from rongpay.payments import (
     store,
     wallets,
 )
-from rongpay.payments.channels.bank import BankChannel, BankError
+from rongpay.payments.channels.bank import BankChannel, BankError, BankRefundCallback
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult, Chargeback
 from rongpay.payments.compliance_gate import ComplianceGate
 from rongpay.payments.errors import Kind, PaymentError, invalid, missing
@@ -705,6 +706,8 @@ class Gateway:
             cb = self.bank.parse_callback(body, signature)
         except BankError as exc:
             raise invalid(str(exc.code), exc.message) from None
+        if isinstance(cb, BankRefundCallback):
+            return await bank_refunds.on_callback(self.engine, self.writer, cb)
         c = store.charges.c
         with unit_of_work(self.engine, write=False) as conn:
             row = conn.execute(sa.select(c.id, c.intent_id, c.merchant_id, c.livemode)
@@ -805,10 +808,9 @@ class Gateway:
         except PaymentError as exc:
             exc.param = "payment_intent"  # the refund's parameter that names it
             raise
-        if intent.method_type == "bank_transfer":
-            raise invalid("refund_unsupported", "Bank transfers cannot be refunded through the "
-                          "gateway yet: the bank takes no refund instruction here.",
-                          "payment_intent")  # fmt: skip
+        if intent.method_type == "bank_transfer":  # asynchronous: bank_refunds.py
+            return await bank_refunds.create(self.writer, self.bank, caller, intent_id,
+                                             (asked, reason, metadata), idem=idem)  # fmt: skip
         card = (intent.method_type or "").startswith("card")
         if not card:
             op = IntentOp(caller.merchant_id, caller.livemode, intent_id,
@@ -938,11 +940,14 @@ class Gateway:
             return load(conn, intent_id, caller.merchant_id, caller.livemode)
 
     async def reconcile_bank(self, older_than_s: int = 600, limit: int = 100) -> int:
-        """Ask the bank about transfers whose callback has not come (it retries for a while,
-        then gives up): apply what the bank says, as the callback would have. Returns how
-        many changed."""
+        """Ask the bank about transfers and refunds whose callback has not come (it retries
+        for a while, then gives up): apply what the bank says, as the callback would have.
+        Refund instructions that got no answer are sent again (bank_refunds.reconcile).
+        Returns how many changed."""
         if self.bank is None:
             return 0
+        refunded = await bank_refunds.reconcile(self.engine, self.writer, self.bank,
+                                                older_than_s, limit)  # fmt: skip
         t, c = store.intents.c, store.charges.c
         before = int(time.time()) - older_than_s
         with unit_of_work(self.engine, write=False) as conn:
@@ -973,7 +978,7 @@ class Gateway:
             with contextlib.suppress(PaymentError):
                 change = await self.writer.run_async(op)
                 changed += 0 if change.extra.get("duplicate") else 1
-        return changed
+        return changed + refunded
 
     def find(self, intent_id: str) -> Intent:
         """Any intent by id, for the hosted pages (the id itself is the capability)."""

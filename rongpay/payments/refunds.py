@@ -51,7 +51,8 @@ def render(row: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _amount(intent: Intent, asked: int | None) -> int:
+def refund_amount(intent: Intent, asked: int | None) -> int:
+    """What a refund of ASKED (None: all that is left) takes; refused past what is left."""
     left = intent.amount_received - intent.amount_refunded
     if left <= 0:
         raise invalid("charge_already_refunded", f"Payment {intent.id} has been fully refunded.",
@@ -67,7 +68,7 @@ def reserve(intent: Intent, asked: int | None, reason: str | None, metadata: dic
             *, pending: bool) -> Plan:  # fmt: skip
     """Book the refund (PENDING: only reserve it while the card issuer is asked)."""
     require(intent, (IntentStatus.succeeded,), "refund")
-    amount = _amount(intent, asked)
+    amount = refund_amount(intent, asked)
     row = {
         "id": new_id("re"), "intent_id": intent.id, "charge_id": intent.latest_charge or "",
         "merchant_id": intent.merchant_id, "livemode": intent.livemode, "amount": amount,

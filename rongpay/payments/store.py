@@ -250,3 +250,24 @@ card_advices = sa.Table(
     sa.Column("updated", sa.BigInteger, nullable=False),
     sa.Index("ix_pay_card_advices_status", "status", "seq"),
 )
+
+# One row per refund of a bank transfer: where its instruction to the bank stands. `sending`:
+# written before the bank is asked (nothing booked yet); `unconfirmed`: asked, no answer (the
+# bank may be paying it: booked, the upkeep asks again with the same reference); `sent`: the
+# bank took it (booked, waiting for its callback); then `succeeded` or `failed` (reversed).
+bank_refunds = sa.Table(
+    "pay_bank_refunds",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the refund's id, our reference
+    sa.Column("intent_id", sa.String(40), nullable=False),
+    sa.Column("merchant_id", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),  # the bank's order that was paid
+    sa.Column("bank_refund_id", sa.String(80)),  # the bank's id for the refund, once known
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("booked", sa.Boolean, nullable=False),  # the ledger transfer is made
+    sa.Column("tries", sa.Integer, nullable=False),  # instructions sent (1 + the upkeep's)
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Index("ix_pay_bank_refunds_state", "state", "updated"),
+)

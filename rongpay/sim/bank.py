@@ -5,8 +5,12 @@ the gateway talks to it over HTTP exactly as it would to a real provider. The ga
 order (`POST /orders`, Bearer shared secret, idempotent on `reference`), sends the customer to
 `/pay/{id}`, the customer approves or declines there, is redirected back to the shop, and the
 bank later POSTs the outcome, signed with the shared secret (`Bank-Signature`), to the order's
-callback URL, retrying until the gateway answers 2xx. Latency, late answers (`timeout_rate`)
-and duplicate callbacks are simulated on purpose. Orders live in memory only.
+callback URL, retrying until the gateway answers 2xx. A paid order can be refunded
+(`POST /orders/{id}/refunds`, idempotent on the acquirer's refund `reference`): the refund is
+`pending`, is paid out `refund_delay_s` later (or fails: `account_closed`, once the payer's
+account was closed with `POST /orders/{id}/close_account`) and is called back the same way.
+Latency, late answers (`timeout_rate`) and duplicate callbacks are simulated on purpose.
+Orders and refunds live in memory only.
 See docs/reference/bank.md.
 """
 
@@ -34,11 +38,18 @@ from rongpay.sim.bank_orders import (
     MAX_ORDERS,
     BankCode,
     BankSimError,
+    CallbackAttempt,
     OrderBook,
     OrderStatus,
     order_json,
     parse_failure_code,
     parse_order_request,
+)
+from rongpay.sim.bank_refunds import (
+    RefundBook,
+    parse_refund_request,
+    refund_callback,
+    refund_json,
 )
 
 MAX_BODY_BYTES = 16 * 1024  # an order is a few hundred bytes
@@ -46,8 +57,10 @@ MAX_BODY_BYTES = 16 * 1024  # an order is a few hundred bytes
 STATUS = {
     BankCode.UNAUTHORIZED: 401,
     BankCode.ORDER_NOT_FOUND: 404,
+    BankCode.REFUND_NOT_FOUND: 404,
     BankCode.REFERENCE_CONFLICT: 409,
     BankCode.ALREADY_DECIDED: 409,
+    BankCode.ORDER_NOT_PAID: 409,
     BankCode.CAPACITY_EXCEEDED: 503,
     BankCode.ROUTE_NOT_FOUND: 404,
     BankCode.METHOD_NOT_ALLOWED: 405,
@@ -60,8 +73,11 @@ class BankConfig:
     latency_ms: int = 300  # added to every API answer and callback, +/- 50 %
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     max_orders: int = MAX_ORDERS
-    timeout_rate: float = 0.0  # share of order creations answered only after stall_s
+    timeout_rate: float = 0.0  # share of order and refund creations answered only after stall_s
     stall_s: float = 10.0
+    # between a refund's creation and its payout (then the callback); None: only when told
+    # (POST /refunds/{id}/settle), so a test can look at a refund while it is pending
+    refund_delay_s: float | None = 2.0
     seed: int | None = None  # for reproducible latencies, stalls and duplicates
 
 
@@ -114,7 +130,10 @@ class SandboxBank:
         self.config = config
         self.rng = random.Random(config.seed)
         self.book = OrderBook(config.max_orders)
-        self.sender = CallbackSender(self.book, config.secret, config.delivery, self.rng)
+        self.refunds = RefundBook(self.book, config.max_orders)
+        self.sender = CallbackSender(_Targets(self.book, self.refunds), config.secret,
+                                     config.delivery, self.rng)  # fmt: skip
+        self._payouts: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"SandboxBank(orders={len(self.book)}, config={self.config!r})"
@@ -148,7 +167,8 @@ class SandboxBank:
         except BankSimError as exc:
             return error_response(exc)
         await self._pause()
-        return _json(order_json(order, _base_url(request)))
+        refunds = [refund_json(r) for r in self.refunds.of_order(order.id)]
+        return _json({**order_json(order, _base_url(request)), "refunds": refunds})
 
     async def decide_order(self, request: Request) -> Response:
         """The simulated customer's decision through the API (tests, benchmarks)."""
@@ -169,6 +189,74 @@ class SandboxBank:
         self.sender.schedule(order.id)
         await self._pause()
         return _json(order_json(order, _base_url(request)))
+
+    async def create_refund(self, request: Request) -> Response:
+        """The acquirer's refund instruction for a paid order (idempotent on `reference`)."""
+        try:
+            self._authenticate(request)
+            data = await read_json(request)
+            wanted = parse_refund_request(request.path_params["order_id"], data)
+            refund, created = self.refunds.create(wanted)
+        except BankSimError as exc:
+            return error_response(exc)
+        if created and self.config.refund_delay_s is not None:
+            self._pay_out_later(refund.id, self.config.refund_delay_s)
+        await self._pause()
+        if created and self.rng.random() < self.config.timeout_rate:
+            await asyncio.sleep(self.config.stall_s)  # the refund exists; the answer is late
+        return _json(refund_json(self.refunds.get(refund.id)), 201 if created else 200)
+
+    async def get_refund(self, request: Request) -> Response:
+        try:
+            self._authenticate(request)
+            refund = self.refunds.get(request.path_params["refund_id"])
+        except BankSimError as exc:
+            return error_response(exc)
+        await self._pause()
+        return _json(refund_json(refund))
+
+    async def close_account(self, request: Request) -> Response:
+        """Simulation only: the payer of this order closed their account, so refunds to it
+        that are not paid out yet fail with `account_closed` (tests, demos)."""
+        try:
+            self._authenticate(request)
+            self.refunds.close_account(request.path_params["order_id"])
+            order = self.book.get(request.path_params["order_id"])
+        except BankSimError as exc:
+            return error_response(exc)
+        await self._pause()
+        return _json({**order_json(order, _base_url(request)), "account": "closed"})
+
+    async def settle_refund(self, request: Request) -> Response:
+        """Simulation only: pay a pending refund out now (tests, demos)."""
+        try:
+            self._authenticate(request)
+            refund = self.refunds.get(request.path_params["refund_id"])
+            if self.refunds.settle(refund.id) is None:
+                raise BankSimError(
+                    BankCode.ALREADY_DECIDED, f"refund {refund.id} is already {refund.status}"
+                )
+        except BankSimError as exc:
+            return error_response(exc)
+        self.sender.schedule(refund.id)
+        await self._pause()
+        return _json(refund_json(self.refunds.get(refund.id)))
+
+    def _pay_out_later(self, refund_id: str, delay_s: float) -> None:
+        async def pay_out() -> None:
+            await asyncio.sleep(delay_s)
+            if self.refunds.settle(refund_id) is not None:
+                self.sender.schedule(refund_id)
+
+        task = asyncio.get_running_loop().create_task(pay_out())
+        self._payouts.add(task)
+        task.add_done_callback(self._payouts.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._payouts):
+            task.cancel()
+        await asyncio.gather(*self._payouts, return_exceptions=True)
+        await self.sender.aclose()
 
     async def show_page(self, request: Request) -> Response:
         await self._pause()
@@ -205,6 +293,29 @@ class SandboxBank:
         return RedirectResponse(with_order(order.request.return_url, order.id), 303)
 
 
+class _Targets:
+    """The callback sender's view of both books: `bo_...` ids are orders, `br_...` refunds."""
+
+    def __init__(self, orders: OrderBook, refunds: RefundBook) -> None:
+        self._orders = orders
+        self._refunds = refunds
+
+    def callback_target(self, object_id: str) -> tuple[str, dict[str, Any]]:
+        if object_id.startswith("br_"):
+            refund = self._refunds.get(object_id)
+            order = self._orders.get(refund.request.order_id)
+            return order.request.callback_url, refund_callback(refund)
+        return self._orders.callback_target(object_id)
+
+    def record_attempt(self, object_id: str, attempt: CallbackAttempt) -> None:
+        book = self._refunds if object_id.startswith("br_") else self._orders
+        book.record_attempt(object_id, attempt)
+
+    def set_callback_state(self, object_id: str, state: str) -> None:
+        book = self._refunds if object_id.startswith("br_") else self._orders
+        book.set_callback_state(object_id, state)
+
+
 def _not_found() -> Response:
     message = "This bank has no such payment order. It may have expired, or the bank restarted."
     return HTMLResponse(bank_page.message_page("Payment not found", message), 404)
@@ -238,7 +349,7 @@ def create_app(config: BankConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         del app
         yield
-        await bank.sender.aclose()
+        await bank.aclose()
 
     routes = [
         Route("/", _home, methods=["GET"]),
@@ -246,6 +357,10 @@ def create_app(config: BankConfig) -> Starlette:
         Route("/orders", bank.create_order, methods=["POST"]),
         Route("/orders/{order_id}", bank.get_order, methods=["GET"]),
         Route("/orders/{order_id}/decide", bank.decide_order, methods=["POST"]),
+        Route("/orders/{order_id}/refunds", bank.create_refund, methods=["POST"]),
+        Route("/orders/{order_id}/close_account", bank.close_account, methods=["POST"]),
+        Route("/refunds/{refund_id}", bank.get_refund, methods=["GET"]),
+        Route("/refunds/{refund_id}/settle", bank.settle_refund, methods=["POST"]),
         Route("/pay/{order_id}", bank.show_page, methods=["GET"]),
         Route("/pay/{order_id}", bank.submit_page, methods=["POST"]),
     ]

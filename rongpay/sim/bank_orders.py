@@ -56,8 +56,12 @@ class BankCode(StrEnum):
     INVALID_DECISION = "invalid_decision"
     INVALID_FAILURE_CODE = "invalid_failure_code"
     ORDER_NOT_FOUND = "order_not_found"
+    REFUND_NOT_FOUND = "refund_not_found"
     REFERENCE_CONFLICT = "reference_conflict"
     ALREADY_DECIDED = "already_decided"
+    ORDER_NOT_PAID = "order_not_paid"  # a refund of an order that did not succeed
+    CURRENCY_MISMATCH = "currency_mismatch"  # a refund in another currency than the order's
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"  # the refunds would pass what was paid
     CAPACITY_EXCEEDED = "capacity_exceeded"
     ROUTE_NOT_FOUND = "route_not_found"  # no such endpoint
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -264,6 +268,11 @@ class OrderBook:
         self._by_id[order.id] = decided
         return decided
 
+    def callback_target(self, order_id: str) -> tuple[str, dict[str, Any]]:
+        """Where the order's callback goes and what it says."""
+        order = self.get(order_id)
+        return order.request.callback_url, order_callback(order)
+
     def record_attempt(self, order_id: str, attempt: CallbackAttempt) -> None:
         order = self._by_id[order_id]
         attempts = (*order.attempts, attempt)[-MAX_ATTEMPTS_KEPT:]
@@ -271,6 +280,21 @@ class OrderBook:
 
     def set_callback_state(self, order_id: str, state: str) -> None:
         self._by_id[order_id] = replace(self._by_id[order_id], callback_state=state)
+
+
+def order_callback(order: Order) -> dict[str, Any]:
+    """The order's callback payload (`type` tells it from a refund's)."""
+    r = order.request
+    return {
+        "type": "order",
+        "order": order.id,
+        "reference": r.reference,
+        "status": str(order.status),
+        "failure_code": order.failure_code and str(order.failure_code),
+        "amount_minor": r.amount_minor,
+        "currency": r.currency,
+        "decided_at": order.decided_at,
+    }
 
 
 def order_json(order: Order, base_url: str) -> dict[str, Any]:

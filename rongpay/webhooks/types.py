@@ -26,6 +26,7 @@ class EventType(StrEnum):
     CHARGE_FAILED = "charge.failed"
     CHARGE_CAPTURED = "charge.captured"
     CHARGE_REFUNDED = "charge.refunded"
+    CHARGE_REFUND_UPDATED = "charge.refund.updated"  # an asynchronous refund settled
     CHARGE_DISPUTE_CREATED = "charge.dispute.created"
     CHARGE_DISPUTE_UPDATED = "charge.dispute.updated"
     CHARGE_DISPUTE_CLOSED = "charge.dispute.closed"

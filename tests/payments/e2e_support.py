@@ -98,11 +98,13 @@ def issuer_running(dispute_after_s: float = 0.2, advice_retry_s: float = 0.3
 
 
 @contextmanager
-def bank_running(max_orders: int = 1000, **delivery: Any) -> Iterator[str]:
-    """The sandbox bank (simulated) on a thread, answering and calling back at once."""
+def bank_running(max_orders: int = 1000, refund_delay_s: float | None = 0.0,
+                 **delivery: Any) -> Iterator[str]:  # fmt: skip
+    """The sandbox bank (simulated) on a thread, answering, paying refunds out and calling
+    back at once (REFUND_DELAY_S None: refunds are paid out when a test says so)."""
     policy = DeliveryPolicy(delay_s=0, latency_ms=0, retry_base_s=0.05, **delivery)
     config = BankConfig(secret=BANK_SECRET, latency_ms=0, delivery=policy, seed=7,
-                        max_orders=max_orders)  # fmt: skip
+                        max_orders=max_orders, refund_delay_s=refund_delay_s)  # fmt: skip
     with serve_in_thread(config) as url:
         yield url
 

@@ -27,8 +27,10 @@ from rongpay.security.signing import DEFAULT_TOLERANCE_S, SignatureError, verify
 SIGNATURE_HEADER = "Bank-Signature"
 CALLBACK_STATUSES = ("succeeded", "failed")
 FAILURE_CODES = ("insufficient_funds", "account_closed", "declined_by_customer")
+REFUND_FAILURE_CODES = ("account_closed",)
 MAX_CALLBACK_BYTES = 16 * 1024
 _ORDER_ID = re.compile(r"^bo_[0-9A-Za-z]{1,64}$")
+_REFUND_ID = re.compile(r"^br_[0-9A-Za-z]{1,64}$")
 
 
 class BankErrorCode(StrEnum):
@@ -43,11 +45,14 @@ class BankErrorCode(StrEnum):
 class BankError(Exception):
     """A failed bank call. `code` is a BankErrorCode; `bank_code` the bank's own code, if any."""
 
-    def __init__(self, code: BankErrorCode, message: str, bank_code: str | None = None) -> None:
+    def __init__(self, code: BankErrorCode, message: str, bank_code: str | None = None,
+                 *, maybe_sent: bool = True) -> None:  # fmt: skip
         super().__init__(message)
         self.code = code
         self.message = message
         self.bank_code = bank_code
+        # False only when the request certainly never reached the bank (connection refused)
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,29 @@ class BankOrder:
     redirect_url: str
     status: str  # pending, succeeded, failed
     failure_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BankRefund:
+    id: str
+    order: str
+    reference: str
+    status: str  # pending, succeeded, failed
+    amount_minor: int
+    currency: str
+    failure_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BankRefundCallback:
+    refund: str
+    order: str
+    reference: str
+    status: str  # succeeded or failed
+    failure_code: str | None
+    amount_minor: int
+    currency: str
+    decided_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +161,39 @@ class BankChannel:
         body = {"decision": "approve" if approve else "decline", "failure_code": failure_code}
         _answer(await self._send("POST", f"/orders/{order_id}/decide", body))
 
-    def parse_callback(self, body: bytes, signature_header: str | None) -> BankCallback:
+    async def create_refund(
+        self, order_id: str, *, reference: str, amount_minor: int, currency: str
+    ) -> BankRefund:
+        """Instruct the bank to refund AMOUNT_MINOR of the paid order ORDER_ID (or find the
+        refund REFERENCE names again). A failure before any answer is retried once with the
+        same reference: the bank never pays one reference twice."""
+        _check_order_id(order_id)
+        payload = {"reference": reference, "amount_minor": amount_minor, "currency": currency}
+        path = f"/orders/{order_id}/refunds"
+        try:
+            response = await self._send("POST", path, payload)
+        except BankError as first:
+            try:
+                response = await self._send("POST", path, payload)
+            except BankError as second:
+                second.maybe_sent = first.maybe_sent or second.maybe_sent
+                raise second from None
+        return _refund(_answer(response))
+
+    async def get_refund(self, refund_id: str) -> BankRefund:
+        """The refund as the bank sees it now (reconciliation when a callback is late)."""
+        if not isinstance(refund_id, str) or not _REFUND_ID.match(refund_id):
+            raise BankError(BankErrorCode.BANK_REJECTED, f"{refund_id!r} is not a bank refund id")
+        return _refund(_answer(await self._send("GET", f"/refunds/{refund_id}")))
+
+    async def close_account(self, order_id: str) -> None:
+        """Close the payer's account of ORDER_ID, so refunds to it fail (sandbox only)."""
+        _check_order_id(order_id)
+        _answer(await self._send("POST", f"/orders/{order_id}/close_account", {}))
+
+    def parse_callback(
+        self, body: bytes, signature_header: str | None
+    ) -> BankCallback | BankRefundCallback:
         """Verify a callback's signature (against our secret, within the tolerance), then its
         shape. Applying it is the caller's job, idempotently: the same one may come twice."""
         return parse_callback(body, signature_header, [self._secret], tolerance_s=self._tolerance_s)
@@ -146,6 +206,9 @@ class BankChannel:
         headers = {} if payload is None else {"Content-Type": "application/json"}
         try:
             return await self._client.request(method, path, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout):  # nothing was sent
+            message = "the bank cannot be reached (no connection)"
+            raise BankError(BankErrorCode.BANK_UNAVAILABLE, message, maybe_sent=False) from None
         except httpx.TimeoutException:
             raise BankError(
                 BankErrorCode.BANK_UNAVAILABLE, "the bank did not answer in time"
@@ -161,7 +224,7 @@ def parse_callback(
     secrets: Sequence[str],
     *,
     tolerance_s: int = DEFAULT_TOLERANCE_S,
-) -> BankCallback:
+) -> BankCallback | BankRefundCallback:
     """BankChannel.parse_callback without a client: SECRETS may hold the old and the new secret
     while it is being rotated."""
     if len(body) > MAX_CALLBACK_BYTES:
@@ -175,6 +238,8 @@ def parse_callback(
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BankError(BankErrorCode.INVALID_CALLBACK, "the callback is not JSON") from None
+    if isinstance(data, dict) and data.get("type") == "refund":
+        return _refund_callback(data)
     return _callback(data)
 
 
@@ -204,6 +269,20 @@ def _order(data: dict[str, Any]) -> BankOrder:
     if not (isinstance(order_id, str) and isinstance(url, str) and isinstance(status, str)):
         raise BankError(BankErrorCode.BANK_UNAVAILABLE, "the bank's answer lacks id/redirect_url")
     return BankOrder(order_id, url, status, failure if isinstance(failure, str) else None)
+
+
+def _refund(data: dict[str, Any]) -> BankRefund:
+    refund_id, order, reference = data.get("id"), data.get("order"), data.get("reference")
+    status, amount, cur = data.get("status"), data.get("amount_minor"), data.get("currency")
+    failure = data.get("failure_code")
+    if not (
+        isinstance(refund_id, str) and isinstance(order, str) and isinstance(reference, str)
+        and status in ("pending", "succeeded", "failed") and isinstance(amount, int)
+        and isinstance(cur, str)
+    ):  # fmt: skip
+        raise BankError(BankErrorCode.BANK_UNAVAILABLE, "the bank's refund answer is incomplete")
+    return BankRefund(refund_id, order, reference, str(status), amount, cur,
+                      failure if isinstance(failure, str) else None)  # fmt: skip
 
 
 def _check_order_id(order_id: str) -> None:
@@ -247,4 +326,27 @@ def _callback(data: Any) -> BankCallback:
         amount_minor=amount,
         currency=code,
         decided_at=decided_at if isinstance(decided_at, str) else None,
+    )
+
+
+def _refund_callback(data: dict[str, Any]) -> BankRefundCallback:
+    """A refund's callback fields, each checked; the first bad one is named."""
+    refund = data.get("refund")
+    if not isinstance(refund, str) or not _REFUND_ID.match(refund):
+        raise _invalid("refund must be a bank refund id (br_...)")
+    status, failure = data.get("status"), data.get("failure_code")
+    if status == "failed" and failure not in REFUND_FAILURE_CODES:
+        raise _invalid(f"a refund's failure_code must be one of {', '.join(REFUND_FAILURE_CODES)}")
+    # the fields a refund shares with an order are checked as an order's are
+    shared = _callback({**data, "failure_code": None if status == "failed" else failure,
+                        "status": "succeeded" if status == "failed" else status})  # fmt: skip
+    return BankRefundCallback(
+        refund=refund,
+        order=shared.order,
+        reference=shared.reference,
+        status=str(status),
+        failure_code=failure,
+        amount_minor=shared.amount_minor,
+        currency=shared.currency,
+        decided_at=shared.decided_at,
     )

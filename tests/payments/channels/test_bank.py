@@ -19,6 +19,8 @@ from rongpay.payments.channels.bank import (
     BankChannel,
     BankError,
     BankErrorCode,
+    BankRefund,
+    BankRefundCallback,
     parse_callback,
 )
 from rongpay.security.signing import sign
@@ -290,3 +292,89 @@ def test_any_signed_body_is_a_callback_or_a_coded_refusal(payload: dict[str, Any
         assert exc.code is BankErrorCode.INVALID_CALLBACK
         return
     assert got.status in ("succeeded", "failed") and got.amount_minor > 0
+
+
+# -- refunds ------------------------------------------------------------------------------------
+
+REFUND_ANSWER = {"id": "br_abc", "order": "bo_abc", "reference": "re_1", "status": "pending",
+                 "amount_minor": 500, "currency": "BHD", "failure_code": None}  # fmt: skip
+
+
+def _refund(ch: BankChannel) -> Awaitable[BankRefund]:
+    return ch.create_refund("bo_abc", reference="re_1", amount_minor=500, currency="BHD")
+
+
+def test_a_refund_instruction_is_retried_once_with_the_same_reference() -> None:
+    fake = FakeBank([httpx.ReadTimeout("slow"), httpx.Response(200, json=REFUND_ANSWER)])
+    got = run(_refund, "http://bank.example", transport=httpx.MockTransport(fake))
+    assert (got.id, got.status, got.amount_minor) == ("br_abc", "pending", 500)
+    assert len(fake.bodies) == 2 and fake.bodies[0] == fake.bodies[1]
+    assert orjson.loads(fake.bodies[0]) == {"reference": "re_1", "amount_minor": 500,
+                                            "currency": "BHD"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("replies", "code", "maybe_sent"),
+    [
+        ([httpx.ConnectError("refused"), httpx.ConnectError("refused")], "bank_unavailable",
+         False),
+        ([httpx.ConnectTimeout("no route"), httpx.ConnectError("refused")], "bank_unavailable",
+         False),
+        ([httpx.ReadTimeout("slow"), httpx.ConnectError("refused")], "bank_unavailable", True),
+        ([httpx.ConnectError("refused"), httpx.ReadTimeout("slow")], "bank_unavailable", True),
+        ([httpx.Response(502, text="bad gateway")], "bank_unavailable", True),
+        ([httpx.Response(200, json={"id": "br_abc"})], "bank_unavailable", True),
+        ([httpx.Response(409, json={"error": {"code": "order_not_paid"}})], "bank_rejected",
+         True),
+    ],
+)  # fmt: skip
+def test_refund_failures_say_whether_the_bank_may_have_it(
+    replies: list[Any], code: str, maybe_sent: bool
+) -> None:
+    with pytest.raises(BankError) as info:
+        run(_refund, "http://bank.example", transport=httpx.MockTransport(FakeBank(replies)))
+    assert info.value.code == code and info.value.maybe_sent is maybe_sent
+
+
+def test_refund_ids_are_checked_before_sending() -> None:
+    fake = FakeBank([])
+    for bad in ("bo_abc", "br_", "br_a/b", "../orders"):
+        with pytest.raises(BankError) as info:
+            run(lambda ch, bad=bad: ch.get_refund(bad), "http://bank.example",
+                transport=httpx.MockTransport(fake))  # fmt: skip
+        assert info.value.code is BankErrorCode.BANK_REJECTED
+    assert fake.bodies == []
+
+
+REFUND_GOOD = {**GOOD, "type": "refund", "refund": "br_9z", "reference": "re_1"}
+
+
+def test_a_refund_callback_parses() -> None:
+    body, header = _signed(REFUND_GOOD)
+    got = parse_callback(body, header, [SECRET])
+    assert isinstance(got, BankRefundCallback)
+    assert (got.refund, got.order, got.reference, got.status, got.currency) == (
+        "br_9z", "bo_1a2b", "re_1", "succeeded", "JPY")  # fmt: skip
+    failed = {**REFUND_GOOD, "status": "failed", "failure_code": "account_closed"}
+    got = parse_callback(*_signed(failed), [SECRET])
+    assert isinstance(got, BankRefundCallback) and got.failure_code == "account_closed"
+    assert isinstance(parse_callback(*_signed(GOOD), [SECRET]), BankCallback)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {**REFUND_GOOD, "refund": None},
+        {**REFUND_GOOD, "refund": "bo_1"},
+        {**REFUND_GOOD, "status": "pending"},
+        {**REFUND_GOOD, "status": "failed", "failure_code": "insufficient_funds"},
+        {**REFUND_GOOD, "status": "failed", "failure_code": None},
+        {**REFUND_GOOD, "failure_code": "account_closed"},
+        {**REFUND_GOOD, "amount_minor": 0},
+        {**REFUND_GOOD, "order": "x"},
+    ],
+)
+def test_bad_refund_callbacks_are_refused(payload: Any) -> None:
+    with pytest.raises(BankError) as info:
+        parse_callback(*_signed(payload), [SECRET])
+    assert info.value.code is BankErrorCode.INVALID_CALLBACK
