@@ -182,7 +182,7 @@ class PaymentWriter:
 
     @property
     def alive(self) -> bool:
-        return self.pid == os.getpid() and self._thread.is_alive() and not self._closed.is_set()
+        return not self._closed.is_set() and self.pid == _pid and self._thread.is_alive()
 
     def submit(self, op: Op[R]) -> Future[R]:
         if not self.alive:
@@ -309,6 +309,9 @@ _writers_lock = threading.Lock()
 
 
 def writer_for(engine: Engine) -> PaymentWriter:
+    writer = _writers.get(id(engine))
+    if writer is not None and writer.engine is engine and writer.alive:
+        return writer  # the usual case, without the lock
     with _writers_lock:
         writer = _writers.get(id(engine))
         if writer is None or writer.engine is not engine or not writer.alive:
@@ -323,10 +326,14 @@ def close_writer(engine: Engine) -> None:
         writer.close()
 
 
+_pid = os.getpid()  # this process's id, kept here: os.getpid() is a system call, asked per op
+
+
 def _after_fork_in_child() -> None:
-    global _writers_lock
+    global _writers_lock, _pid
     _writers.clear()
     _writers_lock = threading.Lock()
+    _pid = os.getpid()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
