@@ -158,7 +158,7 @@ def advance(tx: Tx, intent: Intent, refund_id: str, outcome: Outcome) -> Plan:
     if outcome.status in ("pending", "succeeded", "unconfirmed") and not booked:
         transfers.append(_booking(intent, refund_id, amount))
         values["booked"] = booked = True
-        _charge_refunded(change, intent, amount)
+        refunds.refunded(change, intent, amount)
     if outcome.status in ("pending", "unconfirmed"):
         wanted = State.sent if outcome.status == "pending" else State.unconfirmed
         if _RANK[wanted] > _RANK[state]:
@@ -208,15 +208,6 @@ def _settled(change: Change, row: dict[str, Any], status: str, failure: str | No
     shown = refunds.render(settled)
     change.event("refund.updated" if status == "succeeded" else "refund.failed", shown)
     change.event("charge.refund.updated", shown)
-
-
-def _charge_refunded(change: Change, intent: Intent, amount: int) -> None:
-    if intent.latest_charge:
-        change.updates.append((store.charges, intent.latest_charge,
-                               {"amount_refunded": intent.amount_refunded}))  # fmt: skip
-    charge = {"id": intent.latest_charge, "object": "charge", "payment_intent": intent.id,
-              "amount_refunded": intent.amount_refunded, "refunded_now": amount}  # fmt: skip
-    change.event("charge.refunded", charge)
 
 
 def _booking(intent: Intent, refund_id: str, amount: int) -> Transfer:

@@ -5,7 +5,7 @@ hang off the charge that moved the money."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlalchemy as sa
@@ -16,6 +16,9 @@ from rongpay.payments.errors import missing
 from rongpay.payments.intents import Intent
 from rongpay.payments.render import public_method
 from rongpay.payments.types import ChargeStatus, new_id
+
+if TYPE_CHECKING:
+    from rongpay.payments.ops import Change
 
 
 def new_row(intent: Intent, status: ChargeStatus, **fields: Any) -> dict[str, Any]:
@@ -63,3 +66,20 @@ def render(row: dict[str, Any]) -> dict[str, Any]:
         "refunded": row["amount_refunded"] >= row["amount_captured"] > 0,
         "status": row["status"],
     }  # fmt: skip
+
+
+def changed(change: Change, charge_id: str, values: dict[str, Any], event: str,
+            **extra: Any) -> None:  # fmt: skip
+    """Update charge CHARGE_ID with VALUES in CHANGE's transaction and emit EVENT with the
+    whole charge as it becomes (the same object `GET` and every other charge event show, plus
+    EXTRA), read in that transaction: the update itself is buffered until the group's end."""
+    change.updates.append((store.charges, charge_id, values))
+    shown: dict[str, Any] = {}
+    change.events.append((event, shown))  # its place among the events; filled in below
+
+    def fill(conn: Connection) -> None:
+        row = load(conn, charge_id)
+        row.update(values)
+        shown.update(render(row), **extra)
+
+    change.direct.append(fill)

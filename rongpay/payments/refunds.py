@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from rongpay.ledger.types import Transfer
-from rongpay.payments import accounts, parse, store
+from rongpay.payments import accounts, charges, parse, store
 from rongpay.payments.errors import invalid
 from rongpay.payments.intents import Intent, involved_accounts, payer_account, touch
 from rongpay.payments.ops import Change, Plan, no_money
@@ -84,7 +84,7 @@ def reserve(intent: Intent, asked: int | None, reason: str | None, metadata: dic
 
     def settle(results: list[Any]) -> Change:
         assert all(r in OK for r in results), results
-        _refunded(change, after, amount)
+        refunded(change, after, amount)
         return change
 
     return Plan(settle, [_transfer(intent, str(row["id"]), amount)], involved_accounts(intent))
@@ -96,13 +96,12 @@ def _transfer(intent: Intent, refund_id: str, amount: int) -> Transfer:
                     accounts.REFUND, 0, None, 0, intent.id)  # fmt: skip
 
 
-def _refunded(change: Change, intent: Intent, amount: int) -> None:
+def refunded(change: Change, intent: Intent, amount: int) -> None:
+    """The charge's refunded total grows (INTENT as it is after the refund of AMOUNT), with
+    `charge.refunded` carrying the whole charge and `refunded_now`."""
     if intent.latest_charge:
-        change.updates.append((store.charges, intent.latest_charge,
-                               {"amount_refunded": intent.amount_refunded}))  # fmt: skip
-    charge = {"id": intent.latest_charge, "object": "charge", "payment_intent": intent.id,
-              "amount_refunded": intent.amount_refunded, "refunded_now": amount}  # fmt: skip
-    change.event("charge.refunded", charge)
+        charges.changed(change, intent.latest_charge, {"amount_refunded": intent.amount_refunded},
+                        "charge.refunded", refunded_now=amount)  # fmt: skip
 
 
 def finish(intent: Intent, refund: dict[str, Any], ok: bool, failure: str | None) -> Plan:
@@ -123,7 +122,7 @@ def finish(intent: Intent, refund: dict[str, Any], ok: bool, failure: str | None
 
     def settle(results: list[Any]) -> Change:
         assert all(r in OK for r in results), results
-        _refunded(change, intent, amount)
+        refunded(change, intent, amount)
         return change
 
     return Plan(settle, [_transfer(intent, refund["id"], amount)], involved_accounts(intent))

@@ -104,16 +104,9 @@ def failed_attempt(
         values = {"status": "failed", "failure_code": error.get("decline_code") or error["code"],
                   "outcome": orjson.dumps(outcome).decode(),
                   "network": orjson.dumps(network).decode() if network else None}  # fmt: skip
-        change.updates.append((store.charges, charge_id, values))
-        change.event("charge.failed", _charge_event(after, charge_id, "failed"))
+        charges.changed(change, charge_id, values, "charge.failed")
     change.event("payment_intent.payment_failed")
     return change
-
-
-def _charge_event(intent: Intent, charge_id: str, status: str) -> dict[str, Any]:
-    return {"id": charge_id, "object": "charge", "amount": intent.amount,
-            "currency": intent.currency.lower(), "payment_intent": intent.id, "status": status,
-            "failure_code": (intent.last_payment_error or {}).get("decline_code")}  # fmt: skip
 
 
 def challenged(
@@ -227,8 +220,7 @@ def succeed(intent: Intent, results: Results, *, charge_id: str | None, network:
         fields["network_ref"] = (network or {}).get("rrn") or (network or {}).get("order")
         fields["outcome"] = orjson.dumps(fields["outcome"]).decode()
         fields["network"] = orjson.dumps(network).decode() if network else None
-        change.updates.append((store.charges, charge_id, fields))
-        change.event("charge.succeeded", _charge_event(after, charge_id, "succeeded"))
+        charges.changed(change, charge_id, fields, "charge.succeeded")
     change.event(
         "payment_intent.amount_capturable_updated" if manual else "payment_intent.succeeded"
     )
@@ -259,11 +251,12 @@ def capture(intent: Intent, amount: int, fee: int,
                       amount_received=amount, fee=fee, expires=None)  # fmt: skip
         change = Change(after)
         if intent.latest_charge:
-            change.updates.append((store.charges, intent.latest_charge,
-                                   {"captured": True, "amount_captured": amount}))  # fmt: skip
-        captured = {"id": intent.latest_charge, "object": "charge", "amount_captured": amount,
-                    "payment_intent": intent.id}  # fmt: skip
-        change.event("charge.captured", captured)
+            charges.changed(
+                change,
+                intent.latest_charge,
+                {"captured": True, "amount_captured": amount},
+                "charge.captured",
+            )
         change.event("payment_intent.succeeded")
         wallets.spend_rows(change, spend or [])  # KYC running totals (wallets.spend_add)
         return change

@@ -20,6 +20,7 @@ from .e2e_support import (
     Issuer,
     assert_error,
     assert_ledger_ok,
+    card,
     fee,
     issuer_running,
     new_customer,
@@ -322,3 +323,55 @@ def test_one_key_racing_refunds_once(gw: Api, issuer_fast: Issuer) -> None:
     assert gw.intent(pi)["amount_refunded"] == 700
     assert len(gw.get("/v1/refunds", payment_intent=pi).json()["data"]) == 1
     assert issuer_fast.balances(VISA, "USD") == (DEFAULT_BALANCE_MINOR - 1300,) * 2
+
+
+# -- the charge in events -----------------------------------------------------------------------
+
+CHARGE_KEYS = {"id", "object", "amount", "amount_captured", "amount_refunded", "captured",
+               "created", "currency", "disputed", "failure_code", "livemode", "outcome",
+               "payment_intent", "payment_method_details", "refunded", "status"}  # fmt: skip
+
+
+def _charge_in(gw: Api, type_: str, intent: str) -> list[dict[str, Any]]:
+    found = [e["data"]["object"] for e in gw.events(type_)]
+    return [c for c in found if c["payment_intent"] == intent]
+
+
+def test_charge_events_carry_the_whole_charge_as_it_became(gw: Api) -> None:
+    """charge.succeeded (card, updated in the second commit), charge.captured and
+    charge.refunded show the same charge object, each as the change left it."""
+    pi = gw.pay(VISA, 3000, capture_method="manual")
+    assert pi["status"] == "requires_capture"
+    (authorised,) = _charge_in(gw, "charge.succeeded", pi["id"])
+    assert set(authorised) >= CHARGE_KEYS
+    assert (authorised["id"], authorised["status"]) == (pi["latest_charge"], "succeeded")
+    assert (authorised["captured"], authorised["amount_captured"]) == (False, 0)
+    assert authorised["payment_method_details"]["card"]["last4"] == VISA[-4:]
+    r = gw.post(f"/v1/payment_intents/{pi['id']}/capture", {"amount_to_capture": 2500})
+    assert r.status_code == 200, r.text
+    (captured,) = _charge_in(gw, "charge.captured", pi["id"])
+    assert set(captured) >= CHARGE_KEYS
+    assert (captured["captured"], captured["amount_captured"]) == (True, 2500)
+    assert captured["created"] == authorised["created"]
+    ok_refund(gw, pi["id"], 1000)
+    ok_refund(gw, pi["id"])  # the rest
+    first, second = sorted(_charge_in(gw, "charge.refunded", pi["id"]),
+                           key=lambda c: c["amount_refunded"])  # fmt: skip
+    assert set(first) >= CHARGE_KEYS
+    assert (first["amount_refunded"], first["refunded_now"], first["refunded"]) == (
+        1000,
+        1000,
+        False,
+    )
+    assert (second["amount_refunded"], second["refunded_now"], second["refunded"]) == (
+        2500,
+        1500,
+        True,
+    )
+    declined = gw.post("/v1/payment_intents", {"amount": 1000, "currency": "usd", "confirm": True,
+                       "payment_method_data": card("4000000000000002")})  # fmt: skip
+    assert declined.status_code == 402
+    failed_pi = declined.json()["error"]["payment_intent"]["id"]
+    (failed,) = _charge_in(gw, "charge.failed", failed_pi)
+    assert set(failed) >= CHARGE_KEYS
+    assert (failed["status"], failed["failure_code"]) == ("failed", "generic_decline")
