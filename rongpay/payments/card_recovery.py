@@ -32,6 +32,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from rongpay.ledger.store import Sql
 from rongpay.payments import idempotency, steps, store
 from rongpay.payments.channels.card import (
     MAX_ADVICE_TRIES,
@@ -85,12 +86,14 @@ def request_row(charge_id: str, intent: Intent, msg: Message, idem: Idem | None)
     }  # fmt: skip
 
 
+_RECOVERY = "SELECT recovery FROM pay_card_requests WHERE id = ?"
+
+
 def check_open(conn: Connection, charge_id: str | None) -> None:
     """Refuse the second commit of an attempt the recovery has taken over (it is being, or
     was, reversed at the issuer): booking it now would book money the issuer gives back."""
-    r = store.card_requests.c
-    state = conn.execute(sa.select(r.recovery).where(r.id == charge_id)).scalar()
-    if state is not None:
+    row = Sql(conn).one(_RECOVERY, (charge_id,))  # every card answer: the plain cursor
+    if row is not None and row[0] is not None:
         raise PaymentError(Kind.conflict, "payment_intent_unexpected_state",
                            "The payment attempt was interrupted and reversed.")  # fmt: skip
 

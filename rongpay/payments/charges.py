@@ -8,9 +8,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from rongpay.ledger.store import Sql
 from rongpay.payments import store
 from rongpay.payments.errors import missing
 from rongpay.payments.intents import Intent
@@ -35,11 +35,15 @@ def new_row(intent: Intent, status: ChargeStatus, **fields: Any) -> dict[str, An
     return row
 
 
+_COLUMNS = tuple(store.charges.c.keys())
+_LOAD = f"SELECT {', '.join(_COLUMNS)} FROM pay_charges WHERE id = ?"
+
+
 def load(conn: Connection, charge_id: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(store.charges).where(store.charges.c.id == charge_id)).first()
+    row = Sql(conn).one(_LOAD, (charge_id,))  # read with every card answer: the plain cursor
     if row is None:
         raise missing("charge", charge_id)
-    out = dict(row._mapping)
+    out = dict(zip(_COLUMNS, row, strict=True))
     for key in ("payment_method", "outcome", "network"):
         out[key] = orjson.loads(out[key]) if out[key] else None
     out["livemode"] = bool(out["livemode"])
