@@ -99,13 +99,15 @@ def row(idem: Idem, now: int, status: int | None, body: bytes | None) -> dict[st
     }  # fmt: skip
 
 
+_COMPLETE = (
+    "UPDATE pay_idempotency SET status_code = ?, body = ? WHERE owner = ? AND livemode = ? "
+    'AND "key" = ?'
+)
+
+
 def complete(conn: Connection, idem: Idem, status: int, body: bytes) -> None:
-    t = store.idempotency.c
-    conn.execute(
-        store.idempotency.update()
-        .where(t.owner == idem.owner, t.livemode == idem.livemode, t.key == idem.key)
-        .values(status_code=status, body=body)
-    )
+    """Store the answer of a key reserved earlier (every card payment's second commit)."""
+    Sql(conn).run(_COMPLETE, [(status, body, idem.owner, idem.livemode, idem.key)])
 
 
 def release(conn: Connection, idem: Idem) -> None:

@@ -42,13 +42,14 @@ _COLUMNS = (
     "fingerprint",
 )
 _select = sa.select(*(vault_table.c[name] for name in _COLUMNS))
+_insert = vault_table.insert()
 
 
 def insert_record(conn: Connection, record: VaultRecord, *, now_s: int | None = None) -> None:
     """Store RECORD in the caller's transaction (a token is new each seal, so no conflict)."""
     values = {name: getattr(record, name) for name in _COLUMNS}
     values["created_at"] = int(time.time()) if now_s is None else now_s
-    conn.execute(vault_table.insert().values(**values))
+    conn.execute(_insert, values)  # one statement, compiled once: every card payment runs it
 
 
 def load_record(conn: Connection, token: str) -> VaultRecord | None:
