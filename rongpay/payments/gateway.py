@@ -382,6 +382,8 @@ class Gateway:
         return await self._confirm(owner, change.intent, method, idem=None, client=client,
                                    new=False, authenticated=True)  # fmt: skip
 
+    # -- the entry points that change an intent: one request at a time per intent ----------
+
     async def confirm(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
