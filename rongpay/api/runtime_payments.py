@@ -111,7 +111,7 @@ async def sweep_forever(state: object) -> None:
     stored reversal advices. Runs only once the gateway exists (a first payment request or
     start-up built it)."""
     from rongpay.api.payments import _respond  # the answer a merchant's retry will replay
-    from rongpay.payments.gateway import recover_stuck
+    from rongpay.payments.upkeep import recover_stuck
 
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)

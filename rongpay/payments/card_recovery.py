@@ -1,6 +1,6 @@
 """Card attempts a crashed process left half done, and reversal advices that must outlive it.
 
-A card confirmation is two commits around a network call (gateway.py). If the process dies
+A card confirmation is two commits around a network call (card_flow.py). If the process dies
 between them, the issuer may have acted on a request whose answer nobody booked: a purchase
 (0200) leaves the cardholder charged, an authorisation (0100) leaves a hold. So the first
 commit also records what is about to be sent (`pay_card_requests`: the message's identity,

@@ -73,6 +73,16 @@ def require(intent: Intent, allowed: tuple[IntentStatus, ...], action: str) -> N
         raise unexpected_state("payment_intent", intent.id, str(intent.status), action)
 
 
+def reattach(current: Intent, attached: Intent) -> Intent:
+    """The intent as loaded in the transaction, taking the method attached at confirmation
+    (a stored intent confirmed with a method given now): it must still be confirmable."""
+    allowed = (IntentStatus.requires_payment_method, IntentStatus.requires_confirmation,
+               IntentStatus.requires_action)  # fmt: skip
+    require(current, allowed, "confirm")
+    return replace(current, payment_method=attached.payment_method, fee=attached.fee,
+                   status=IntentStatus.requires_confirmation)  # fmt: skip
+
+
 # -- attempts that end at once --------------------------------------------------------------
 
 

@@ -157,7 +157,7 @@ def test_insufficient_wallet_is_402_and_the_code_can_be_shown_again(gw: Api) -> 
 # -- static codes -------------------------------------------------------------------------------
 
 STATIC_BROKEN = (
-    "bug: Gateway.pay_qr (payments/gateway.py) creates the static code's "
+    "bug: pay_qr (payments/qr_flow.py) creates the static code's "
     "intent without `confirm: true`, so it stays requires_confirmation and "
     "redirects.qr_paid refuses it (400 payment_intent_unexpected_state); every "
     "try also leaves an orphan intent on the merchant's account"

@@ -38,9 +38,10 @@ from rongpay.payments import idempotency, store
 from rongpay.payments.card_recovery import CardAdvices
 from rongpay.payments.channels.card import CardNetwork, CardOutcome, CardResult
 from rongpay.payments.errors import PaymentError
-from rongpay.payments.gateway import STUCK_AFTER_S, Client, Gateway, recover_stuck
+from rongpay.payments.gateway import Client, Gateway
 from rongpay.payments.idempotency import Idem, fingerprint
 from rongpay.payments.types import Caller
+from rongpay.payments.upkeep import STUCK_AFTER_S, recover_stuck
 from rongpay.security.cards import CardDetails
 from rongpay.security.vault import Vault
 from rongpay.sim.issuer import IssuerConfig
