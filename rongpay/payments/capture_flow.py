@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 async def capture(
     gw: Gateway, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
 ) -> Any:
-    if (stored := gw._replay(idem)) is not None:
+    if (stored := gw.replay(idem)) is not None:
         return stored
     body = parse.body({} if raw is None else raw, frozenset({"amount_to_capture"}))
     merchant = merchants.get(gw.engine, caller.merchant_id)
@@ -88,7 +88,7 @@ def _spend(tx: Tx, intent: Intent, amount: int) -> list[tuple[str, int, bool]]:
 
 async def cancel(gw: Gateway, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None,
                  reason: str | None = None) -> Any:  # fmt: skip
-    if (stored := gw._replay(idem)) is not None:
+    if (stored := gw.replay(idem)) is not None:
         return stored
     body = parse.body({} if raw is None else raw, frozenset({"cancellation_reason"}))
     why = parse.choice(body.get("cancellation_reason"), "cancellation_reason",

@@ -9,7 +9,7 @@ an intent in `processing` with a pending charge: `recover_stuck` (upkeep.py) rev
 recorded request at the issuer, then fails the attempt and answers its key (card_recovery.py):
 never half-moved money.
 
-The CVC a confirmation brought is held on the gateway (`gw._cvc`) only while its attempt is in
+The CVC a confirmation brought is held on the gateway (`gw.cvc`) only while its attempt is in
 progress: a challenge resumes with it, at most CVC_TTL_S later.
 """
 
@@ -49,7 +49,7 @@ async def confirm_card(
     assert card is not None
     _forget_stale_cvcs(gw)
     if card.cvc:
-        gw._cvc[intent.id] = (card.cvc, time.monotonic())
+        gw.cvc[intent.id] = (card.cvc, time.monotonic())
     record = method.record
     pm = intent.payment_method or {}
     details = pm.get(method.type) or {}
@@ -73,7 +73,7 @@ async def confirm_card(
             return no_money(change)
 
         name = (pm.get("billing_details") or {}).get("name")
-        plan = gw._decide(current, merchant, details.get("fingerprint", ""), country,
+        plan = gw.decide(current, merchant, details.get("fingerprint", ""), country,
                             client, authenticated, go, name=name)  # fmt: skip
         if record is None:
             return plan
@@ -86,8 +86,8 @@ async def confirm_card(
     started = await gw.writer.run_async(first)
     if not isinstance(started, Change) or not started.extra.get("go"):
         if isinstance(started, Change) and started.intent.status == "requires_payment_method":
-            gw._cvc.pop(intent.id, None)  # declined before the network: nothing resumes
-        await gw._aftermath(started, merchant)
+            gw.cvc.pop(intent.id, None)  # declined before the network: nothing resumes
+        await gw.aftermath(started, merchant)
         if idem is not None and isinstance(started, Change):
             declined = any(t == "payment_intent.payment_failed" for t, _ in started.events)
             return await _complete_idem(gw, caller, started.intent, idem, declined)
@@ -95,9 +95,9 @@ async def confirm_card(
     processing = started.intent
     result = await _authorize(gw, processing, card, request)
     if result.outcome != CardOutcome.CHALLENGE_REQUIRED:
-        gw._cvc.pop(intent.id, None)
+        gw.cvc.pop(intent.id, None)
 
-    review = gw._review_case(started.extra.get("payer") or {})
+    review = gw.review_case(started.extra.get("payer") or {})
 
     def finish(tx: Tx, cur: Intent) -> Plan:
         if request is not None:  # unless a recovery took the attempt over meanwhile
@@ -120,7 +120,7 @@ async def confirm_card(
     change = final.result if isinstance(final, Stored) else final
     if isinstance(change, Change):
         change.extra.setdefault("payer", started.extra.get("payer"))
-    return await gw._aftermath(final, merchant)
+    return await gw.aftermath(final, merchant)
 
 
 async def _complete_idem(
@@ -221,9 +221,9 @@ async def card_call(gw: Gateway, kind: str, intent: Intent, amount: int) -> Card
 def _forget_stale_cvcs(gw: Gateway) -> None:
     """CVCs are held only for an attempt in progress (at most CVC_TTL_S)."""
     now = time.monotonic()
-    for intent_id, (_, since) in list(gw._cvc.items()):
+    for intent_id, (_, since) in list(gw.cvc.items()):
         if now - since > CVC_TTL_S:
-            gw._cvc.pop(intent_id, None)
+            gw.cvc.pop(intent_id, None)
 
 
 def open_card(gw: Gateway, intent: Intent) -> CardDetails:
@@ -239,7 +239,7 @@ def open_card(gw: Gateway, intent: Intent) -> CardDetails:
         card = gw.vault.open(record)
     except VaultError:  # the key that sealed it was rotated away, or the record was altered
         raise gone from None
-    held = gw._cvc.get(intent.id)
+    held = gw.cvc.get(intent.id)
     if held is not None and time.monotonic() - held[1] < CVC_TTL_S:
         card = replace(card, cvc=held[0])
     return card

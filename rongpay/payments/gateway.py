@@ -91,16 +91,12 @@ class Gateway:
         self.base_url = base_url.rstrip("/")
         self.risk = RiskGate(engine)
         self.compliance = ComplianceGate(engine)
-        self._cvc: dict[str, tuple[str, float]] = {}
+        self.cvc: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, list[Any]] = {}  # intent id -> [lock, holders and waiters]
 
     @property
     def writer(self) -> Any:
         return writer_for(self.engine)
-
-    async def _run(self, op: IntentOp) -> Change:
-        result = await self.writer.run_async(op)
-        return result  # type: ignore[no-any-return]
 
     # -- create and confirm -----------------------------------------------------------------
 
@@ -110,7 +106,7 @@ class Gateway:
         body = parse.body(raw, CREATE_FIELDS)
         pmd = body.get("payment_method_data")
         bank = isinstance(pmd, dict) and pmd.get("type") == "bank_transfer"
-        if bank and (stored := self._replay(idem)) is not None:  # the bank is asked first
+        if bank and (stored := self.replay(idem)) is not None:  # the bank is asked first
             return stored
         merchant = merchants.get(self.engine, caller.merchant_id)
         cur = parse.currency(body.get("currency"))
@@ -149,7 +145,7 @@ class Gateway:
     async def _confirm_now(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
-        if (stored := self._replay(idem)) is not None:
+        if (stored := self.replay(idem)) is not None:
             return stored
         body = parse.body({} if raw is None else raw, CONFIRM_FIELDS)
         merchant = merchants.get(self.engine, caller.merchant_id)
@@ -170,7 +166,7 @@ class Gateway:
         return await self._confirm(caller, intent, method, idem=idem, client=client, new=False)
 
     @asynccontextmanager
-    async def _serial(self, intent_id: str) -> AsyncIterator[None]:
+    async def serial(self, intent_id: str) -> AsyncIterator[None]:
         """One request at a time per intent in this process: a capture racing a cancel (or
         two confirms) would otherwise both reach the card network or the bank before either
         commits. The second waits, then sees the first one's result."""
@@ -191,7 +187,7 @@ class Gateway:
         self.risk.warm()
         self.compliance.screener()
 
-    def _replay(self, idem: Idem | None) -> Stored | None:
+    def replay(self, idem: Idem | None) -> Stored | None:
         """A retried request whose first answer is stored: that answer, before any check of
         the object's state (which the first request changed) or any network call."""
         if idem is None:
@@ -237,7 +233,7 @@ class Gateway:
                           new=intent if new else None, idem=idem, extra_keys=keys)  # fmt: skip
             if not new:
                 op.step = _with_method(intent, step)
-            return await self._aftermath(await self.writer.run_async(op), merchant)
+            return await self.aftermath(await self.writer.run_async(op), merchant)
         if method.type in ("card", "card_present"):
             return await card_flow.confirm_card(self, caller, intent, method, idem=idem,
                                                 client=client, new=new,
@@ -271,13 +267,13 @@ class Gateway:
 
                 return plan.then(count)
 
-            plan = self._decide(intent, merchant, payer.id, payer.country, client, authenticated,
+            plan = self.decide(intent, merchant, payer.id, payer.country, client, authenticated,
                                 go, name=payer.name)  # fmt: skip
             return plan.then(lambda change: steps.code_outcome(change, code))
 
         return step
 
-    def _decide(self, intent: Intent, merchant: Any, payer: str, country: str | None,
+    def decide(self, intent: Intent, merchant: Any, payer: str, country: str | None,
                 client: Client, authenticated: bool, go: Any,
                 name: str | None = None) -> Plan:  # fmt: skip
         """Screening first (a cross-border payer on a sanctions list holds the payment), then
@@ -311,9 +307,9 @@ class Gateway:
             change.extra["payer"] = who
 
         plan: Plan = go(intent, risk)
-        return plan.then(tell).then(self._review_case(who))
+        return plan.then(tell).then(self.review_case(who))
 
-    def _review_case(self, who: dict[str, Any]) -> Callable[[Change], None]:
+    def review_case(self, who: dict[str, Any]) -> Callable[[Change], None]:
         """A payment risk let through for review that moved money gets its case, written in
         the payment's transaction (a card's: the one that books the issuer's approval)."""
 
@@ -329,7 +325,7 @@ class Gateway:
 
         return add
 
-    async def _aftermath(self, result: Any, merchant: Any) -> Any:
+    async def aftermath(self, result: Any, merchant: Any) -> Any:
         """After the commit: completed payments go to the AML monitor (never waited for).
         Cases for held and reviewed payments were written with the payment itself."""
         change = result.result if isinstance(result, Stored) else result
@@ -387,17 +383,17 @@ class Gateway:
     async def confirm(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None, client: Client
     ) -> Any:
-        async with self._serial(intent_id):
+        async with self.serial(intent_id):
             return await self._confirm_now(caller, intent_id, raw, idem=idem, client=client)
 
     async def verify(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
-        async with self._serial(intent_id):
+        async with self.serial(intent_id):
             return await self._verify_now(caller, intent_id, raw, client=client)
 
     async def capture(
         self, caller: Caller, intent_id: str, raw: object, *, idem: Idem | None
     ) -> Any:
-        async with self._serial(intent_id):
+        async with self.serial(intent_id):
             return await capture_flow.capture(self, caller, intent_id, raw, idem=idem)
 
     async def cancel(
@@ -409,15 +405,15 @@ class Gateway:
         idem: Idem | None,
         reason: str | None = None,
     ) -> Any:
-        async with self._serial(intent_id):
+        async with self.serial(intent_id):
             return await capture_flow.cancel(self, caller, intent_id, raw, idem=idem, reason=reason)
 
     async def release(self, caller: Caller, intent_id: str, raw: object, *, client: Client) -> Any:
-        async with self._serial(intent_id):
+        async with self.serial(intent_id):
             return await self._release_now(caller, intent_id, raw, client=client)
 
     async def refund(self, caller: Caller, raw: object, *, idem: Idem | None) -> Any:
-        async with self._serial(refunds.parse_request(raw)[0]):
+        async with self.serial(refunds.parse_request(raw)[0]):
             return await refund_flow.refund(self, caller, raw, idem=idem)
 
     # -- the channels' entry points (their flows: the *_flow.py modules) -------------------

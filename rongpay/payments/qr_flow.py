@@ -70,5 +70,5 @@ async def pay_qr(gw: Gateway, livemode: bool, raw: object, client: Client) -> An
         return redirects.qr_charge(cur, risk).then(count)
 
     op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(f"cus:{customer}",))
-    async with gw._serial(intent_id):
-        return await gw._aftermath(await gw.writer.run_async(op), merchant)
+    async with gw.serial(intent_id):
+        return await gw.aftermath(await gw.writer.run_async(op), merchant)
