@@ -32,14 +32,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope["headers"]
-        try:
-            if _declared_length(headers) > MAX_BODY_BYTES:
-                raise ApiError(413, "payload_too_large",
-                               f"The request body is over {MAX_BODY_BYTES} bytes.")  # fmt: skip
-            version = versions.negotiate(headers) if scope["path"].startswith("/v1/") else None
-        except ApiError as refused:
-            await error_response(refused)(scope, receive, send)
-            return
+        version: bytes | None = None
         started = False
 
         async def edge_send(message: Message) -> None:
@@ -51,12 +44,21 @@ class EdgeMiddleware:
                                           (versions.HEADER, version)]  # fmt: skip
             await send(message)
 
+        try:  # the version first: every /v1 answer, refusals too, says which it follows
+            if scope["path"].startswith("/v1/"):
+                version = versions.negotiate(headers)
+            if _declared_length(headers) > MAX_BODY_BYTES:
+                raise ApiError(413, "payload_too_large",
+                               f"The request body is over {MAX_BODY_BYTES} bytes.")  # fmt: skip
+        except ApiError as refused:
+            await error_response(refused)(scope, receive, edge_send)
+            return
         try:
             await self.app(scope, receive, edge_send)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
-                await error_response(internal_error())(scope, receive, send)
+                await error_response(internal_error())(scope, receive, edge_send)
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

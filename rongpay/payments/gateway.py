@@ -109,21 +109,22 @@ class Gateway:
         if bank and (stored := self.replay(idem)) is not None:  # the bank is asked first
             return stored
         merchant = merchants.get(self.engine, caller.merchant_id)
-        cur = parse.currency(body.get("currency"))
+        cur = parse.currency(body.get("currency"))  # parsed in this order: the error precedence
         amount = parse.amount(body.get("amount"), cur)
+        capture = CaptureMethod(parse.choice(body.get("capture_method"), "capture_method",
+                                             ("automatic", "manual"), "automatic"))  # fmt: skip
+        customer_id = parse.text(body.get("customer"), "customer", limit=40)
+        description = parse.text(body.get("description"), "description")
+        metadata = parse.metadata(body.get("metadata"))
+        method = self._method(body.get("payment_method_data"))
         now = int(time.time())
         intent = Intent(
             id=new_id("pi"), merchant_id=merchant.id, livemode=caller.livemode,
-            status=IntentStatus.requires_payment_method,
-            amount=amount, currency=cur, fee_quote=steps.fee_quote(merchant, amount, cur),
-            capture_method=CaptureMethod(parse.choice(body.get("capture_method"), "capture_method",
-                                                      ("automatic", "manual"), "automatic")),
-            customer_id=parse.text(body.get("customer"), "customer", limit=40),
-            description=parse.text(body.get("description"), "description"),
-            metadata=parse.metadata(body.get("metadata")), created=now, updated=now,
-            return_url=parse.url(body.get("return_url"), "return_url"),
+            status=IntentStatus.requires_payment_method, amount=amount, currency=cur,
+            fee_quote=steps.fee_quote(merchant, amount, cur), capture_method=capture,
+            customer_id=customer_id, description=description, metadata=metadata, created=now,
+            updated=now, return_url=parse.url(body.get("return_url"), "return_url"),
         )  # fmt: skip
-        method = self._method(body.get("payment_method_data"))
         if method is not None:
             intent = self._attach(intent, method, merchant)
         confirm = parse.boolean(body.get("confirm"), "confirm", False)
@@ -283,13 +284,7 @@ class Gateway:
         if not authenticated:
             hold = self.compliance.screen(name, country, merchant.country)
             if hold is not None:
-                held = steps.held(intent, hold, who)
-                i = held.intent
-                held.direct.append(self.compliance.case_write(
-                    f"screening:{i.id}:{i.attempts}", "sanctions_screening", str(hold["name"]),
-                    i, 1.0, f"payment {i.id} held: payer {hold['name']!r} matches "
-                    + ", ".join(m["caption"] for m in hold["matches"])))  # fmt: skip
-                return no_money(held)
+                return no_money(self.held(intent, hold, who))
         risk = self.risk.assess(intent, merchant, payer, country, client.device_id, client.ip)
         decision = risk["decision"]
         card = (intent.method_type or "").startswith("card")
@@ -308,6 +303,17 @@ class Gateway:
 
         plan: Plan = go(intent, risk)
         return plan.then(tell).then(self.review_case(who))
+
+    def held(self, intent: Intent, hold: dict[str, Any], who: dict[str, Any]) -> Change:
+        """Screening matched the payer: the payment waits for an analyst, whose case is
+        written in the same transaction."""
+        held = steps.held(intent, hold, who)
+        i = held.intent
+        held.direct.append(self.compliance.case_write(
+            f"screening:{i.id}:{i.attempts}", "sanctions_screening", str(hold["name"]), i, 1.0,
+            f"payment {i.id} held: payer {hold['name']!r} matches "
+            + ", ".join(m["caption"] for m in hold["matches"])))  # fmt: skip
+        return held
 
     def review_case(self, who: dict[str, Any]) -> Callable[[Change], None]:
         """A payment risk let through for review that moved money gets its case, written in

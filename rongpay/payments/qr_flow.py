@@ -55,7 +55,7 @@ async def pay_qr(gw: Gateway, livemode: bool, raw: object, client: Client) -> An
         who = {"payer": customer, "country": payer.country}
         hold = gw.compliance.screen(payer.name, payer.country, merchant.country)
         if hold is not None:
-            return no_money(steps.held(cur, hold, who))
+            return no_money(gw.held(cur, hold, who))
         risk = gw.risk.assess(cur, merchant, customer, payer.country, client.device_id,
                                 client.ip)  # fmt: skip
         if risk["decision"] in ("block", "challenge"):  # a scan cannot be challenged: decline
@@ -67,7 +67,7 @@ async def pay_qr(gw: Gateway, livemode: bool, raw: object, client: Client) -> An
             if change.intent.status != IntentStatus.requires_payment_method:
                 wallets.spend_rows(change, spend)
 
-        return redirects.qr_charge(cur, risk).then(count)
+        return redirects.qr_charge(cur, risk).then(count).then(gw.review_case(who))
 
     op = IntentOp(merchant.id, livemode, intent_id, step, extra_keys=(f"cus:{customer}",))
     async with gw.serial(intent_id):

@@ -145,6 +145,19 @@ def test_api_version_is_stamped_and_unknown_ones_refused(client: TestClient) -> 
     r = client.get("/v1/ledger/accounts/1", headers={"Rongpay-Version": "1999-01-01"})
     assert assert_error(r, 400, "api_version_invalid")["param"] == "Rongpay-Version"
     assert "rongpay-version" not in client.get("/healthz").headers  # only the API is versioned
+    too_big = client.post("/v1/ledger/transfers", content=b"x",
+                          headers={"Content-Length": str(MAX_BODY_BYTES + 1), **JSON})  # fmt: skip
+    assert too_big.headers["rongpay-version"] == versions.CURRENT
+    both = client.post(
+        "/v1/ledger/transfers",
+        content=b"x",
+        headers={
+            "Content-Length": str(MAX_BODY_BYTES + 1),
+            "Rongpay-Version": "1999-01-01",
+            **JSON,
+        },
+    )
+    assert_error(both, 400, "api_version_invalid")  # the version is judged first
 
 
 def test_huge_integer_ids_are_echoed_not_crashed(client: TestClient) -> None:
@@ -173,8 +186,10 @@ def test_genuine_bug_is_a_logged_500_in_the_error_shape(
         raise RuntimeError("a bug")
 
     app.add_api_route("/boom", boom)
+    app.add_api_route("/v1/boom", boom)
     with TestClient(app) as c:
         assert_error(c.get("/boom"), 500, "internal_error")
+        assert c.get("/v1/boom").headers["rongpay-version"] == versions.CURRENT
     assert any("unhandled error" in r.message for r in caplog.records)
 
 

@@ -669,3 +669,20 @@ def test_a_body_that_is_not_an_object_is_refused(api: Api, raw: bytes) -> None:
     r = api.client.post(f"/v1/payment_intents/{pi['id']}/capture", content=raw, headers=api.auth)
     assert_error(r, 400, "parameter_invalid")
     assert api.intent(pi["id"])["status"] == "requires_capture"
+
+
+def test_create_reports_the_first_bad_parameter_in_a_fixed_order(api: Api) -> None:
+    """amount/currency, then the other fields, then the payment method, then return_url."""
+    bad_method = {"type": "nope"}
+    r = api.post("/v1/payment_intents", {"amount": 0, "currency": "usd",
+                                         "payment_method_data": bad_method,
+                                         "return_url": "javascript:x"})  # fmt: skip
+    assert assert_error(r, 400, "amount_too_small")["param"] == "amount"
+    r = api.post("/v1/payment_intents", {"amount": 500, "currency": "usd",
+                                         "payment_method_data": bad_method,
+                                         "return_url": "javascript:x"})  # fmt: skip
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "payment_method_data[type]"
+    r = api.post("/v1/payment_intents", {"amount": 500, "currency": "usd",
+                                         "return_url": "javascript:x"})  # fmt: skip
+    assert r.json()["error"]["param"] == "return_url"

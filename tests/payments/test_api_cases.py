@@ -133,3 +133,35 @@ def test_no_payment_without_its_case(
         engine.dispose()
     assert available(api, cus) == 10_000
     assert_ledger_ok(db_url)
+
+
+def _scanned(api: Api, cus: str) -> Any:
+    """The merchant shows a dynamic QR code; the customer's wallet app pays it."""
+    r = api.post("/v1/payment_intents", {"amount": 1500, "currency": "usd", "confirm": True,
+                                         "payment_method_data": {"type": "qr"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    payload = r.json()["next_action"]["display_qr_code"]["data"]
+    return api.admin("/v1/qr_payments", {"customer": cus, "payload": payload})
+
+
+def test_a_qr_payment_held_or_reviewed_gets_its_case(
+    app_client: TestClient, api: Api, db_url: str
+) -> None:
+    held = customer(api, country="RU", name=SANCTIONED)
+    topup(api, held, 10_000)
+    r = _scanned(api, held)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "processing"
+    assert _alerts(db_url)[f"screening:{r.json()['id']}:0"]["scenario"] == "sanctions_screening"
+    app_client.app.state.gateway.risk = _Review()  # type: ignore[attr-defined]
+    reviewed = customer(api, country="US")
+    topup(api, reviewed, 10_000)
+    r = _scanned(api, reviewed)
+    assert r.status_code == 200, r.text
+    pi = r.json()
+    assert pi["status"] == "succeeded"
+    reviews = [
+        a for key, a in _alerts(db_url).items() if key.startswith(f"risk-review:{pi['id']}:")
+    ]
+    assert [a["scenario"] for a in reviews] == ["risk_review"]
+    assert_ledger_ok(db_url)
