@@ -116,10 +116,10 @@ def _idem(request: Request, caller: Caller, body: Any, respond: Any = None) -> I
                        f"`Idempotency-Key` must be 1 to {MAX_KEY} characters.",
                        param="Idempotency-Key")  # fmt: skip
     fp = fingerprint(request.method, request.scope["path"], body)  # (request.url parses)
-    return Idem(caller.owner, caller.livemode, key, fp, respond or _respond)
+    return Idem(caller.owner, caller.livemode, key, fp, respond or respond_intent)
 
 
-def _respond(result: Any) -> tuple[int, bytes]:
+def respond_intent(result: Any) -> tuple[int, bytes]:
     """The HTTP answer for an intent use case's result (also what an idempotent replay sends)."""
     assert isinstance(result, Change)
     intent = prender.intent(result.intent)
@@ -139,7 +139,7 @@ def _answer(result: Any) -> Response:
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return Response(result.body, status_code=result.status, headers=headers,
                         media_type="application/json")  # fmt: skip
-    status, body = _respond(result)
+    status, body = respond_intent(result)
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -110,7 +110,7 @@ async def sweep_forever(state: object) -> None:
     attempts a crash cut short (their idempotency keys get the failure as their answer), send
     stored reversal advices. Runs only once the gateway exists (a first payment request or
     start-up built it)."""
-    from rongpay.api.payments import _respond  # the answer a merchant's retry will replay
+    from rongpay.api.payments import respond_intent  # the answer a merchant's retry replays
     from rongpay.payments.upkeep import recover_stuck
 
     while True:
@@ -120,7 +120,7 @@ async def sweep_forever(state: object) -> None:
             continue
         try:
             await asyncio.to_thread(gw.expire_due)
-            await recover_stuck(gw, respond=_respond)
+            await recover_stuck(gw, respond=respond_intent)
             await gw.reconcile_bank()
             if gw.card is not None:
                 await gw.card.flush_advices()

@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from rongpay.api.app import create_app
-from rongpay.api.payments import _respond
+from rongpay.api.payments import respond_intent
 from rongpay.ledger import check
 from rongpay.ledger.store import Sql
 from rongpay.payments import idempotency, store
@@ -101,7 +101,7 @@ def _body(capture: str = "automatic") -> dict[str, Any]:
 def _idem(merchant_id: str, body: dict[str, Any], name: str = "order-1") -> Idem:
     """The key as the API makes it for POST /v1/payment_intents (and answers with)."""
     return Idem(merchant_id, False, name, fingerprint("POST", "/v1/payment_intents", body),
-                _respond)  # fmt: skip
+                respond_intent)  # fmt: skip
 
 
 def _crash(engine: Engine, key: bytes, port: int, network: type[CardNetwork], m: str,
@@ -131,7 +131,7 @@ def _recover(engine: Engine, key: bytes, port: int, now: float) -> int:
         await net.start()
         try:
             return await recover_stuck(Gateway(engine, vault=vault, card=net), now=int(now),
-                                       respond=_respond)  # fmt: skip
+                                       respond=respond_intent)  # fmt: skip
         finally:
             await net.close()
 
