@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +75,6 @@ class CrashBeforeSend(CardNetwork):
 
     async def send(self, msg: Message, card: CardDetails, reference: str) -> CardResult:
         raise Crash
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    server = Issuer(IssuerConfig(latency_ms=1, jitter=0.0, seed=7))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
